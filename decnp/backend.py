@@ -1,0 +1,242 @@
+"""One array backend for CPU (NumPy) and GPU (CuPy).
+
+Numerical code in decnp never imports NumPy or CuPy to compute: it asks
+:func:`namespace` for the array namespace of its inputs and calls only functions
+of the Python array API standard on it, so the same lines run on either library.
+The user picks the hardware once, with ``device="cpu"`` or ``device="cuda"``; a
+:class:`Backend` then creates arrays there, moves results back to the host and
+makes random numbers on the device.
+
+The few places where a library offers something faster than the standard (writing
+a matrix product into an existing buffer) sit behind :func:`matmul` here, with the
+portable array-API expression as the fallback.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .validation import check_random_state
+
+DEVICES = ("cpu", "cuda")
+
+
+def namespace(*arrays: Any) -> Any:
+    """Return the array namespace shared by ``arrays``.
+
+    Parameters
+    ----------
+    *arrays : array
+        NumPy, CuPy or other array-API arrays (Python scalars are skipped).
+
+    Returns
+    -------
+    module
+        ``numpy`` for NumPy arrays, CuPy's array-API namespace for CuPy arrays,
+        else what ``x.__array_namespace__()`` returns.
+    """
+    found = None
+    for x in arrays:
+        if isinstance(x, (int, float, bool)) or x is None:
+            continue
+        if isinstance(x, np.ndarray):
+            xp = np
+        elif type(x).__module__.split(".")[0] == "cupy":
+            xp = _cupy_namespace()
+        else:
+            xp = x.__array_namespace__()
+        if found is not None and xp is not found:
+            raise TypeError(
+                f"arrays from different libraries were mixed: {found.__name__} and "
+                f"{xp.__name__}; move them to one device first"
+            )
+        found = xp
+    return np if found is None else found
+
+
+@functools.cache
+def _cupy_namespace() -> Any:
+    """CuPy wrapped to the array API when array-api-compat is installed."""
+    try:
+        from array_api_compat import cupy as xp_cupy
+    except ImportError:
+        import cupy as xp_cupy
+    return xp_cupy
+
+
+def _cuda_available() -> bool:
+    try:
+        import cupy
+    except ImportError:
+        return False
+    try:
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # CuPy raises its own runtime errors when no driver exists
+        return False
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where arrays live: an array namespace and a device in it.
+
+    Attributes
+    ----------
+    name : str
+        ``"cpu"``, ``"cuda"``, or a free name for other namespaces (the tests use
+        array-api-strict on a fake device).
+    xp : module
+        The array namespace.
+    device : object or None
+        Passed as ``device=`` when creating arrays; ``None`` is the default device.
+    """
+
+    name: str
+    xp: Any
+    device: Any = None
+
+    def asarray(self, x: Any, dtype: Any = None) -> Any:
+        """Copy host data (or an array of this backend) onto this backend's device."""
+        if isinstance(dtype, str):
+            dtype = getattr(self.xp, dtype)
+        if self.xp is np:
+            return np.asarray(x, dtype=dtype)
+        if not hasattr(x, "__array_namespace__"):
+            x = np.asarray(x)
+        return self.xp.asarray(x, dtype=dtype, device=self.device)
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        """Bring an array of this backend back to host memory as a NumPy array."""
+        return to_numpy(x)
+
+    def random(self, random_state: Any = None) -> Random:
+        """Return a :class:`Random` that makes random arrays on this device."""
+        return Random(self, check_random_state(random_state))
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """Copy any backend's array to a host NumPy array (no copy for NumPy input)."""
+    if isinstance(x, np.ndarray):
+        return x
+    if hasattr(x, "get"):  # CuPy
+        return x.get()
+    if hasattr(x, "to_device"):  # other array-API arrays: go through their CPU device
+        xp = x.__array_namespace__()
+        cpu = getattr(xp, "Device", None)
+        if cpu is not None:
+            return np.asarray(x.to_device(cpu("CPU_DEVICE")))
+    return np.asarray(x)
+
+
+def get_backend(device: Any = "cpu") -> Backend:
+    """Resolve the user-facing ``device`` switch into a :class:`Backend`.
+
+    Parameters
+    ----------
+    device : {"cpu", "cuda"} or Backend
+        ``"cpu"`` runs on NumPy, ``"cuda"`` on CuPy (needs the ``gpu`` extra and a
+        CUDA GPU); a :class:`Backend` instance is returned as is.
+
+    Raises
+    ------
+    ValueError
+        For an unknown device, or ``"cuda"`` without CuPy or a GPU.
+    """
+    if isinstance(device, Backend):
+        return device
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of 'cpu', 'cuda', got {device!r}")
+    if device == "cpu":
+        return Backend("cpu", np)
+    if not _cuda_available():
+        raise ValueError(
+            "device='cuda' needs CuPy and a CUDA GPU; install the extra with "
+            "`pip install decnp[gpu]` on a machine with a GPU, or use device='cpu'"
+        )
+    return Backend("cuda", _cupy_namespace())
+
+
+def backend_of(x: Any) -> Backend:
+    """Return a :class:`Backend` that creates arrays next to ``x``."""
+    xp = namespace(x)
+    if xp is np:
+        return Backend("cpu", np)
+    if type(x).__module__.split(".")[0] == "cupy":
+        return Backend("cuda", xp)
+    return Backend(xp.__name__, xp, x.device)
+
+
+class Random:
+    """Random arrays made on a backend's device from one seeded generator.
+
+    On NumPy (and the strict test namespace) numbers come from the NumPy
+    ``Generator`` itself, so CPU runs are reproducible bit for bit; on CuPy a
+    device generator seeded from it avoids copying random numbers to the GPU.
+
+    Parameters
+    ----------
+    backend : Backend
+        Where the arrays are made.
+    generator : numpy.random.Generator
+        The source of randomness (never the global NumPy RNG).
+    """
+
+    def __init__(self, backend: Backend, generator: np.random.Generator) -> None:
+        self.backend = backend
+        self.generator = generator
+        self._device_rng = None
+        if backend.name == "cuda":
+            import cupy
+
+            self._device_rng = cupy.random.default_rng(int(generator.integers(2**63)))
+
+    def uniform(self, shape: tuple[int, ...], dtype: Any) -> Any:
+        """Uniform numbers in [0, 1) of ``shape`` and ``dtype`` (a namespace dtype)."""
+        if self._device_rng is not None:
+            return self._device_rng.random(shape, dtype=dtype)
+        host = self.generator.random(shape, dtype=_host_dtype(dtype))
+        return self.backend.asarray(host)
+
+    def normal(self, shape: tuple[int, ...], std: float, dtype: Any) -> Any:
+        """Gaussian numbers with mean 0 and standard deviation ``std``."""
+        if self._device_rng is not None:
+            return self._device_rng.standard_normal(shape, dtype=dtype) * std
+        host = self.generator.standard_normal(shape, dtype=np.float64) * std
+        return self.backend.asarray(host.astype(_host_dtype(dtype)))
+
+    def permutation(self, n: int) -> Any:
+        """A random permutation of ``0..n-1`` as an index array on the device."""
+        if self._device_rng is not None:
+            xp = self.backend.xp
+            return xp.argsort(self._device_rng.random(n))
+        return self.backend.asarray(self.generator.permutation(n))
+
+    def spawn(self) -> Random:
+        """An independent child stream (for one phase of a longer run)."""
+        return Random(self.backend, self.generator.spawn(1)[0])
+
+
+def _host_dtype(dtype: Any) -> np.dtype:
+    """The NumPy dtype that matches a namespace dtype (float32, float64)."""
+    return np.dtype(str(dtype).split(".")[-1].strip("'>"))
+
+
+def matmul(a: Any, b: Any, out: Any = None) -> Any:
+    """Matrix product ``a @ b``, written into ``out`` when given.
+
+    NumPy and CuPy write straight into ``out`` (no temporary of the result's
+    size); other namespaces use the portable expression ``out[...] = a @ b``.
+    """
+    if out is None:
+        return a @ b
+    if isinstance(a, np.ndarray):
+        return np.matmul(a, b, out=out)
+    if type(a).__module__.split(".")[0] == "cupy":
+        import cupy
+
+        return cupy.matmul(a, b, out=out)
+    out[...] = a @ b
+    return out

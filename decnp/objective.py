@@ -1,0 +1,245 @@
+"""DEC's clustering objective: soft assignment q, target p and KL(P || Q).
+
+Notation follows the paper (Xie, Girshick & Farhadi, 2016, section 3.1):
+``z_i`` is the embedding of sample i, ``mu_j`` the centre of cluster j, ``alpha``
+the degrees of freedom of the Student-t kernel, ``q_ij`` the soft assignment,
+``f_j = sum_i q_ij`` the soft cluster frequency and ``p_ij`` the target.
+Shapes: ``n`` samples, ``k`` clusters, ``d`` embedding dimensions.
+Every function works on any array-API namespace (NumPy, CuPy, ...).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .backend import namespace
+from .validation import check_array, check_scalar
+
+
+def _check_z_mu(z: Any, mu: Any, alpha: float) -> None:
+    check_array(z, "z", allow_host_conversion=False, floating=True)
+    check_array(mu, "mu", allow_host_conversion=False, floating=True)
+    if z.shape[1] != mu.shape[1]:
+        raise ValueError(
+            f"z and mu must have the same number of columns (embedding dimension), "
+            f"got z {tuple(z.shape)} and mu {tuple(mu.shape)}"
+        )
+    check_scalar(alpha, "alpha", low=0.0, low_inclusive=False)
+
+
+def _check_distribution(a: Any, name: str) -> None:
+    check_array(a, name, allow_host_conversion=False, floating=True)
+    xp = namespace(a)
+    if bool(xp.any(a < 0)):
+        raise ValueError(f"{name} must be non-negative (a distribution over clusters)")
+
+
+def _squared_distances(z: Any, mu: Any) -> Any:
+    """||z_i - mu_j||^2, shape (n, k), from explicit differences.
+
+    The expansion ||z||^2 - 2 z.mu + ||mu||^2 is cheaper but cancels
+    catastrophically in float32 when points lie far from the origin; with d
+    small (10) the (n, k, d) difference array is affordable.
+    """
+    xp = namespace(z, mu)
+    diff = xp.expand_dims(z, axis=1) - xp.expand_dims(mu, axis=0)
+    return xp.sum(diff * diff, axis=2)
+
+
+def _kernel(z: Any, mu: Any, alpha: float):
+    """The kernel's pieces: q (n, k) and w_ij = (1 + ||z_i - mu_j||^2 / alpha)^-1."""
+    xp = namespace(z, mu)
+    d2 = _squared_distances(z, mu)
+    # log-space: for far points every (1 + d2/alpha)^(-(alpha+1)/2) underflows,
+    # but their ratios, which is all q is, stay well defined.
+    log_u = -0.5 * (alpha + 1.0) * xp.log1p(d2 / alpha)
+    log_u = log_u - xp.max(log_u, axis=1, keepdims=True)
+    u = xp.exp(log_u)
+    q = u / xp.sum(u, axis=1, keepdims=True)
+    w = 1.0 / (1.0 + d2 / alpha)
+    return q, w
+
+
+def soft_assignment(z: Any, mu: Any, alpha: float = 1.0) -> Any:
+    """Soft assignment of embedded points to cluster centres (paper eq. 1).
+
+    .. math::
+        q_{ij} = \\frac{(1 + \\lVert z_i - \\mu_j \\rVert^2 / \\alpha)^{-\\frac{\\alpha+1}{2}}}
+                      {\\sum_{j'} (1 + \\lVert z_i - \\mu_{j'} \\rVert^2 / \\alpha)^{-\\frac{\\alpha+1}{2}}}
+
+    the Student-t kernel with ``alpha`` degrees of freedom, normalised over clusters.
+    Computed in log space, so rows stay finite and sum to 1 even in float32 for
+    points far from every centre.
+
+    Parameters
+    ----------
+    z : array, shape (n, d)
+        Embedded points z_i.
+    mu : array, shape (k, d)
+        Cluster centres mu_j.
+    alpha : float
+        Degrees of freedom α > 0 (paper: 1).
+
+    Returns
+    -------
+    q : array, shape (n, k)
+        Rows sum to 1.
+    """
+    _check_z_mu(z, mu, alpha)
+    return _kernel(z, mu, alpha)[0]
+
+
+def target_distribution(q: Any) -> Any:
+    """Sharpened target distribution (paper eq. 3).
+
+    .. math::
+        p_{ij} = \\frac{q_{ij}^2 / f_j}{\\sum_{j'} q_{ij'}^2 / f_{j'}}, \\qquad
+        f_j = \\sum_i q_{ij}
+
+    Squaring puts more weight on confident assignments; dividing by the soft
+    frequency f_j keeps large clusters from swallowing small ones.
+
+    Parameters
+    ----------
+    q : array, shape (n, k)
+        Soft assignments (non-negative rows).
+
+    Returns
+    -------
+    p : array, shape (n, k)
+        Rows sum to 1.
+    """
+    _check_distribution(q, "q")
+    xp = namespace(q)
+    # A cluster nobody belongs to has f_j -> 0; its q_ij^2 is then 0 too, and the
+    # floor keeps 0/0 out of the result.
+    tiny = xp.finfo(q.dtype).smallest_normal
+    f = xp.maximum(xp.sum(q, axis=0), tiny)
+    weight = q * q / f
+    return weight / xp.maximum(xp.sum(weight, axis=1, keepdims=True), tiny)
+
+
+def kl_divergence(p: Any, q: Any) -> float:
+    """KL divergence between target and soft assignment (paper eq. 2).
+
+    .. math:: L = \\mathrm{KL}(P \\Vert Q) = \\sum_i \\sum_j p_{ij} \\log \\frac{p_{ij}}{q_{ij}}
+
+    summed over samples (not averaged), with 0 log 0 = 0.
+
+    Parameters
+    ----------
+    p, q : array, shape (n, k)
+
+    Returns
+    -------
+    L : float
+    """
+    _check_distribution(p, "p")
+    _check_distribution(q, "q")
+    if tuple(p.shape) != tuple(q.shape):
+        raise ValueError(
+            f"p and q must have the same shape, got {tuple(p.shape)} and {tuple(q.shape)}"
+        )
+    return float(_kl(p, q))
+
+
+def _kl(p: Any, q: Any) -> Any:
+    """KL(P || Q) as a 0-d array (no host sync), inputs unchecked."""
+    xp = namespace(p, q)
+    tiny = xp.finfo(q.dtype).smallest_normal
+    safe_p = xp.where(p > 0, p, 1.0)
+    terms = xp.where(p > 0, p * (xp.log(safe_p) - xp.log(xp.maximum(q, tiny))), 0.0)
+    return xp.sum(terms)
+
+
+def kl_gradients(z: Any, mu: Any, p: Any, alpha: float = 1.0):
+    """Gradients of L = KL(P || Q) with the target P held fixed (paper eqs. 4-5).
+
+    .. math::
+        \\frac{\\partial L}{\\partial z_i} = \\frac{\\alpha+1}{\\alpha} \\sum_j
+            \\left(1 + \\frac{\\lVert z_i - \\mu_j \\rVert^2}{\\alpha}\\right)^{-1}
+            (p_{ij} - q_{ij})(z_i - \\mu_j)
+
+        \\frac{\\partial L}{\\partial \\mu_j} = -\\frac{\\alpha+1}{\\alpha} \\sum_i
+            \\left(1 + \\frac{\\lVert z_i - \\mu_j \\rVert^2}{\\alpha}\\right)^{-1}
+            (p_{ij} - q_{ij})(z_i - \\mu_j)
+
+    Parameters
+    ----------
+    z : array, shape (n, d)
+    mu : array, shape (k, d)
+    p : array, shape (n, k)
+        Target distribution; each row must sum to 1 (the derivation uses it).
+    alpha : float
+
+    Returns
+    -------
+    dL_dz : array, shape (n, d)
+    dL_dmu : array, shape (k, d)
+    """
+    _check_z_mu(z, mu, alpha)
+    _check_distribution(p, "p")
+    if tuple(p.shape) != (z.shape[0], mu.shape[0]):
+        raise ValueError(
+            f"p must have shape (n, k) = {(z.shape[0], mu.shape[0])}, got {tuple(p.shape)}"
+        )
+    return _kl_gradients(z, mu, p, alpha)[:2]
+
+
+def soft_assignment_backward(dq: Any, z: Any, mu: Any, alpha: float = 1.0):
+    """Back-propagate an upstream gradient through the soft assignment.
+
+    With :math:`w_{ij} = (1 + \\lVert z_i - \\mu_j \\rVert^2/\\alpha)^{-1}` and
+    :math:`r_{ij} = q_{ij}\\,(\\partial L/\\partial q_{ij} - \\sum_{j'} q_{ij'}\\,\\partial L/\\partial q_{ij'})`
+    (the softmax's Jacobian applied to the upstream gradient),
+
+    .. math::
+        \\frac{\\partial L}{\\partial z_i} = -\\frac{\\alpha+1}{\\alpha} \\sum_j r_{ij} w_{ij} (z_i - \\mu_j),
+        \\qquad
+        \\frac{\\partial L}{\\partial \\mu_j} = \\frac{\\alpha+1}{\\alpha} \\sum_i r_{ij} w_{ij} (z_i - \\mu_j)
+
+    For L = KL(P || Q), :math:`\\partial L/\\partial q_{ij} = -p_{ij}/q_{ij}` gives
+    :math:`r_{ij} = q_{ij} - p_{ij}`, which is :func:`kl_gradients`.
+
+    Parameters
+    ----------
+    dq : array, shape (n, k)
+        Upstream gradient dL/dq.
+    z : array, shape (n, d)
+    mu : array, shape (k, d)
+    alpha : float
+
+    Returns
+    -------
+    dL_dz : array, shape (n, d)
+    dL_dmu : array, shape (k, d)
+    """
+    _check_z_mu(z, mu, alpha)
+    check_array(dq, "dq", allow_host_conversion=False, floating=True)
+    if tuple(dq.shape) != (z.shape[0], mu.shape[0]):
+        raise ValueError(
+            f"dq must have shape (n, k) = {(z.shape[0], mu.shape[0])}, got {tuple(dq.shape)}"
+        )
+    xp = namespace(dq, z, mu)
+    q, w = _kernel(z, mu, alpha)
+    s = dq * q
+    r = s - q * xp.sum(s, axis=1, keepdims=True)
+    return _kernel_backward(r, w, z, mu, alpha)
+
+
+def _kernel_backward(r: Any, w: Any, z: Any, mu: Any, alpha: float):
+    """The sums shared by both backward passes, for given r_ij and w_ij."""
+    xp = namespace(r, z, mu)
+    c = ((alpha + 1.0) / alpha) * w * r
+    # sum_j c_ij (z_i - mu_j) = z_i sum_j c_ij - (c mu)_i: two products instead of
+    # an (n, k, d) array.
+    dz = c @ mu - z * xp.sum(c, axis=1, keepdims=True)
+    dmu = c.T @ z - mu * xp.expand_dims(xp.sum(c, axis=0), axis=1)
+    return dz, dmu
+
+
+def _kl_gradients(z: Any, mu: Any, p: Any, alpha: float):
+    """Unchecked :func:`kl_gradients` for the training loop; also returns q."""
+    q, w = _kernel(z, mu, alpha)
+    dz, dmu = _kernel_backward(q - p, w, z, mu, alpha)
+    return dz, dmu, q

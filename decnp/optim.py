@@ -1,0 +1,150 @@
+"""Optimisers that update parameter arrays in place.
+
+``step(grads)`` takes gradients aligned with the ``params`` list given at
+construction and changes those arrays in place, so the network that owns them
+sees the update without any copying.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .backend import namespace
+from .validation import check_scalar
+
+
+class StepSchedule:
+    """Learning rate dropped by a factor every ``lr_step`` steps.
+
+    .. math:: \\eta_t = \\eta_0 \\, \\gamma^{\\lfloor t / s \\rfloor}
+
+    Parameters
+    ----------
+    lr : float
+        η_0 > 0.
+    lr_step : int or None
+        s, steps between drops; None keeps η fixed.
+    gamma : float
+        γ > 0, the factor of each drop.
+    """
+
+    def __init__(self, lr: float, lr_step: int | None = None, gamma: float = 0.1) -> None:
+        self.lr = check_scalar(lr, "lr", low=0.0, low_inclusive=False)
+        if lr_step is not None:
+            check_scalar(lr_step, "lr_step", integer=True, low=1)
+        self.lr_step = lr_step
+        self.gamma = check_scalar(gamma, "gamma", low=0.0, low_inclusive=False)
+
+    def __call__(self, t: int) -> float:
+        """η_t."""
+        if self.lr_step is None:
+            return self.lr
+        return self.lr * self.gamma ** (t // self.lr_step)
+
+
+class SGD:
+    """Stochastic gradient descent with momentum and a step schedule (the paper's).
+
+    .. math::
+        v \\leftarrow m v - \\eta_t g, \\qquad \\theta \\leftarrow \\theta + v
+
+    Parameters
+    ----------
+    params : list of array
+        Updated in place.
+    lr : float
+        η_0, the initial learning rate.
+    momentum : float
+        m in [0, 1).
+    lr_step : int or None
+        s, iterations between learning-rate drops (paper: 20,000); None keeps η fixed.
+    gamma : float
+        γ, the factor of each drop (paper: 0.1).
+    """
+
+    def __init__(
+        self,
+        params: list[Any],
+        lr: float = 0.1,
+        momentum: float = 0.9,
+        lr_step: int | None = None,
+        gamma: float = 0.1,
+    ) -> None:
+        self.params = params
+        self.schedule = StepSchedule(lr, lr_step, gamma)
+        self.momentum = check_scalar(momentum, "momentum", low=0.0, high=1.0, high_inclusive=False)
+        self.t = 0
+        self.velocity = [namespace(p).zeros_like(p) for p in params]
+
+    def current_lr(self) -> float:
+        """η_t for the next step."""
+        return self.schedule(self.t)
+
+    def step(self, grads: list[Any]) -> None:
+        """Apply one update with gradients aligned with ``params``."""
+        lr = self.current_lr()
+        for p, v, g in zip(self.params, self.velocity, grads):
+            v *= self.momentum
+            v -= lr * g
+            p += v
+        self.t += 1
+
+
+class Adam:
+    """Adam (Kingma & Ba, 2015) with bias correction.
+
+    .. math::
+        m \\leftarrow \\beta_1 m + (1-\\beta_1) g, \\quad
+        v \\leftarrow \\beta_2 v + (1-\\beta_2) g^2, \\quad
+        \\theta \\leftarrow \\theta - \\eta_t \\frac{m / (1-\\beta_1^t)}{\\sqrt{v / (1-\\beta_2^t)} + \\epsilon}
+
+    Parameters
+    ----------
+    params : list of array
+        Updated in place.
+    lr : float
+        η_0.
+    beta1, beta2 : float
+        Decay rates of the moment estimates, in [0, 1).
+    eps : float
+        Added to the denominator.
+    lr_step, gamma : int or None, float
+        The same step schedule as :class:`SGD`.
+    """
+
+    def __init__(
+        self,
+        params: list[Any],
+        lr: float = 0.001,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        lr_step: int | None = None,
+        gamma: float = 0.1,
+    ) -> None:
+        self.params = params
+        self.schedule = StepSchedule(lr, lr_step, gamma)
+        self.t = 0
+        self.beta1 = check_scalar(beta1, "beta1", low=0.0, high=1.0, high_inclusive=False)
+        self.beta2 = check_scalar(beta2, "beta2", low=0.0, high=1.0, high_inclusive=False)
+        self.eps = check_scalar(eps, "eps", low=0.0, low_inclusive=False)
+        self.m = [namespace(p).zeros_like(p) for p in params]
+        self.v = [namespace(p).zeros_like(p) for p in params]
+
+    def current_lr(self) -> float:
+        """η_t for the next step."""
+        return self.schedule(self.t)
+
+    def step(self, grads: list[Any]) -> None:
+        """Apply one update with gradients aligned with ``params``."""
+        lr = self.current_lr()
+        self.t += 1
+        correct1 = 1.0 - self.beta1**self.t
+        correct2 = 1.0 - self.beta2**self.t
+        for p, m, v, g in zip(self.params, self.m, self.v, grads):
+            xp = namespace(p)
+            m *= self.beta1
+            m += (1.0 - self.beta1) * g
+            v *= self.beta2
+            v += (1.0 - self.beta2) * (g * g)
+            p -= lr * (m / correct1) / (xp.sqrt(v / correct2) + self.eps)

@@ -1,0 +1,35 @@
+"""Shared fixtures: every numerical test runs once per array backend.
+
+``numpy`` is the CPU backend users get; ``strict`` is array-api-strict on a fake
+device, which rejects what CuPy would reject (implicit host conversion, fancy
+indexing, mixing host and device arrays); ``cupy`` runs where CuPy and a GPU
+exist and is skipped elsewhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from decnp.backend import Backend, get_backend
+
+MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+
+
+def _make_backend(name: str) -> Backend:
+    if name == "numpy":
+        return get_backend("cpu")
+    if name == "strict":
+        xps = pytest.importorskip("array_api_strict")
+        return Backend("strict", xps, xps.Device("device1"))
+    try:
+        return get_backend("cuda")
+    except ValueError as exc:
+        pytest.skip(f"CuPy backend not available: {exc}")
+
+
+@pytest.fixture(params=["numpy", "strict", "cupy"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """A :class:`decnp.backend.Backend` for each array library under test."""
+    return _make_backend(request.param)
