@@ -3,7 +3,10 @@
 Training has two phases. Greedy layer-wise pretraining trains one pair of
 layers at a time: pair l encodes the output of the (already trained) layers
 below it and reconstructs that output, with dropout on the pair's input and on
-its hidden code, so it learns a denoising autoencoder. Fine-tuning then stacks
+its hidden code, so it learns a denoising autoencoder. As in the authors' code,
+the raw data (the first pair's input) and the embedding (the last pair's code)
+are never dropped: corrupting pixels or the code the clustering will use is not
+what the denoising is for. Fine-tuning then stacks
 all encoders followed by all decoders in reverse order and trains the deep
 autoencoder end to end on reconstruction, without dropout. ReLU is used
 everywhere except the first pair's reconstruction (the data are real valued) and
@@ -38,7 +41,8 @@ class StackedAutoencoder:
         Layer widths (d, h_1, ..., h_L); the paper's MNIST network is
         (784, 500, 500, 2000, 10). The embedding is h_L-dimensional.
     dropout : float
-        Dropout rate on each pair's input and code during layer-wise training.
+        Dropout rate on each pair's input and code during layer-wise training
+        (except the raw data and the embedding, which are never dropped).
     init_std : float
         Standard deviation of the initial weights (paper: 0.01).
     device : {"cpu", "cuda"}
@@ -200,7 +204,7 @@ class StackedAutoencoder:
                     layerwise_iters,
                     batch_size,
                     make_opt(pair.params, lr),
-                    self.dropout,
+                    [0.0 if i == 0 else self.dropout, 0.0 if i == L - 1 else self.dropout],
                     rand,
                     phase,
                     verbose,
@@ -341,7 +345,7 @@ def _train_reconstruction(
     iters: int,
     batch_size: int,
     opt: Any,
-    dropout: float,
+    dropout: float | list[float],
     rand: Any,
     phase: str,
     verbose: bool,

@@ -68,17 +68,18 @@ class Network:
         self,
         x: Any,
         *,
-        dropout: float = 0.0,
+        dropout: float | list[float] = 0.0,
         rand: Random | None = None,
         masks: list[Any] | None = None,
     ):
-        """Run the stack, optionally with dropout on the input of every layer.
+        """Run the stack, optionally with dropout on the input of each layer.
 
         Parameters
         ----------
         x : array, shape (n, d_0)
-        dropout : float
-            Rate of inverted dropout applied to each layer's input; needs ``rand``.
+        dropout : float or list of float
+            Rate of inverted dropout on each layer's input: one rate for every
+            layer, or one per layer. Needs ``rand`` when any rate is positive.
         rand : Random, optional
         masks : list of array or None, optional
             Explicit dropout masks, one per layer (``None`` entries mean no
@@ -90,15 +91,19 @@ class Network:
         cache : list
             Per layer, the (dropped-out) input, its mask and the output.
         """
+        n_layers = len(self.weights)
+        rates = [dropout] * n_layers if isinstance(dropout, (int, float)) else list(dropout)
+        if len(rates) != n_layers:
+            raise ValueError(f"dropout must give one rate per layer ({n_layers}), got {rates}")
         if masks is None:
-            if dropout > 0.0 and rand is None:
+            if any(r > 0.0 for r in rates) and rand is None:
                 raise ValueError("dropout > 0 needs rand, a decnp.backend.Random")
-            masks = [None] * len(self.weights)
+            masks = [None] * n_layers
         cache = []
         h = x
-        for (w, b), act, mask in zip(self.weights, self.activations, masks):
-            if mask is None and dropout > 0.0:
-                mask = layers.dropout_mask(rand, tuple(h.shape), dropout, h.dtype)
+        for (w, b), act, mask, rate in zip(self.weights, self.activations, masks, rates):
+            if mask is None and rate > 0.0:
+                mask = layers.dropout_mask(rand, tuple(h.shape), rate, h.dtype)
             if mask is not None:
                 h = layers.dropout_forward(h, mask)
             a = layers.dense_forward(h, w, b)
