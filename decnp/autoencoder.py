@@ -24,7 +24,7 @@ from .backend import Backend, get_backend, namespace, to_numpy
 from .layers import mse_loss
 from .network import Network
 from .optim import SGD, Adam
-from .persistence import load_arrays, save_arrays
+from .persistence import ModelFileError, load_arrays, save_arrays
 from .progress import Progress
 from .training import BatchSampler, check_loss
 from .validation import check_array, check_choice, check_random_state, check_scalar
@@ -163,9 +163,9 @@ class StackedAutoencoder:
         check_scalar(batch_size, "batch_size", integer=True, low=1)
         check_choice(optimizer, "optimizer", OPTIMIZERS)
         finetune_lr = lr if finetune_lr is None else finetune_lr
+        check_scalar(finetune_lr, "finetune_lr", low=0.0, low_inclusive=False)
         make_opt = self._optimizer_factory(optimizer, momentum, lr_step, gamma)
-        make_opt([], lr)  # validates the hyperparameters before any work
-        make_opt([], finetune_lr)
+        make_opt([], lr)  # validates the other hyperparameters before any work
         self.backend_ = b
         rand = b.random(check_random_state(self.random_state))
         self.n_features_in_ = check_array(X, "X").shape[1]
@@ -291,6 +291,7 @@ class StackedAutoencoder:
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "cpu") -> StackedAutoencoder:
         """Read a model written by :meth:`save` onto ``device``."""
+        get_backend(device)  # a bad device is the caller's error, not the file's
         meta = load_arrays(path, "StackedAutoencoder")[1]
         model = cls._from_meta(meta, device)
         arrays, _ = load_arrays(path, "StackedAutoencoder", set(model._expected_arrays()))
@@ -308,8 +309,11 @@ class StackedAutoencoder:
                 dtype=meta["dtype"],
             )
         except KeyError as exc:
-            raise ValueError(f"model file lacks the hyperparameter {exc}") from None
-        model.backend_ = model._check_params()
+            raise ModelFileError(f"model file lacks the hyperparameter {exc}") from None
+        try:
+            model.backend_ = model._check_params()
+        except (TypeError, ValueError) as exc:
+            raise ModelFileError(f"model file has bad hyperparameters: {exc}") from None
         return model
 
     def _expected_arrays(self) -> list[str]:
@@ -364,8 +368,11 @@ def _train_reconstruction(
         xb = xp.take(X, sampler.next(), axis=0)
         out, cache = net.forward(xb, dropout=dropout, rand=rand)
         loss, dout = mse_loss(out, xb)
-        _, grads = net.backward(dout, cache)
-        opt.step(grads)
+        if isinstance(opt, SGD):
+            net.backward_sgd(dout, cache, opt)
+            opt.tick()
+        else:
+            opt.step(net.backward(dout, cache)[1])
         if t % log_every == 0 or t == iters - 1:
             value = check_loss(float(loss), phase, t)
             log.append((t, value))
@@ -376,5 +383,6 @@ def _train_reconstruction(
 def _forward_in_batches(net: Network, X: Any, batch_size: int = 4096) -> Any:
     """``net``'s output for all of ``X``, a block of rows at a time (bounded memory)."""
     xp = namespace(X)
-    blocks = [net.forward(X[i : i + batch_size])[0] for i in range(0, X.shape[0], batch_size)]
+    n = X.shape[0]
+    blocks = [net.forward(X[i : min(i + batch_size, n), ...])[0] for i in range(0, n, batch_size)]
     return blocks[0] if len(blocks) == 1 else xp.concat(blocks, axis=0)

@@ -172,6 +172,21 @@ class DEC:
         check_scalar(self.max_iter, "max_iter", integer=True, low=0)
         check_scalar(self.n_init, "n_init", integer=True, low=1)
         check_choice(self.scale, "scale", ("unit_energy", None))
+        if self.autoencoder is None:
+            dims = self.hidden_dims
+            if not isinstance(dims, (tuple, list)) or len(dims) < 1:
+                raise ValueError(f"hidden_dims must be a non-empty sequence, got {dims!r}")
+            for d in dims:
+                check_scalar(d, "hidden_dims entries", integer=True, low=1)
+            check_scalar(self.pretrain_iters, "pretrain_iters", integer=True, low=0)
+            check_scalar(self.finetune_iters, "finetune_iters", integer=True, low=0)
+            check_scalar(self.pretrain_lr, "pretrain_lr", low=0.0, low_inclusive=False)
+            if self.finetune_lr is not None:
+                check_scalar(self.finetune_lr, "finetune_lr", low=0.0, low_inclusive=False)
+            if self.pretrain_lr_step is not None:
+                check_scalar(self.pretrain_lr_step, "pretrain_lr_step", integer=True, low=1)
+            check_choice(self.pretrain_optimizer, "pretrain_optimizer", ("sgd", "adam"))
+            check_scalar(self.dropout, "dropout", low=0.0, high=1.0, high_inclusive=False)
         check_choice(self.backprop, "backprop", (True, False))
         if self.autoencoder is not None:
             if not isinstance(self.autoencoder, StackedAutoencoder):
@@ -302,11 +317,10 @@ class DEC:
             # Descend the batch mean of L, so the learning rate does not depend on
             # the batch size (the paper's Caffe loss layer normalises by the batch).
             scale = 1.0 / z_batch.shape[0]
-            grads = [dmu * scale]
+            opt.update(len(params) - 1, dmu * scale)
             if self.backprop:
-                _, enc_grads = self.encoder_.backward(dz * scale, cache)
-                grads = enc_grads + grads
-            opt.step(grads)
+                self.encoder_.backward_sgd(dz * scale, cache, opt)
+            opt.tick()
             t += 1
         self.n_iter_ = t
         progress.close()
@@ -366,13 +380,14 @@ class DEC:
             arrays[f"encoder_W{i}"] = to_numpy(w)
             arrays[f"encoder_b{i}"] = to_numpy(b)
         meta = {name: getattr(self, name) for name in self._META}
-        meta["hidden_dims"] = list(self.hidden_dims)
+        meta["hidden_dims"] = list(self.encoder_.dims[1:])  # the encoder used, as given or built
         meta["activations"] = list(self.encoder_.activations)
         save_arrays(path, "DEC", arrays, meta)
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "cpu") -> DEC:
         """Read a model written by :meth:`save`; it predicts exactly as the saved one."""
+        get_backend(device)  # a bad device is the caller's error, not the file's
         _, meta = load_arrays(path, "DEC")
         try:
             dims = [int(meta["n_features_in_"])] + [int(d) for d in meta["hidden_dims"]]
@@ -383,7 +398,7 @@ class DEC:
                 device=device,
             )
             activations = [str(a) for a in meta["activations"]]
-            scale = float(meta["scale_"])
+            scale = check_scalar(float(meta["scale_"]), "scale_", low=0.0, low_inclusive=False)
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{str(path)!r}: model file has bad hyperparameters ({exc})") from None
         L = len(dims) - 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .backend import Random, matmul, namespace
+from .backend import Random, matmul, namespace, relu, relu_grad
 from .validation import check_scalar
 
 
@@ -96,23 +96,26 @@ def dense_backward(dy: Any, x: Any, w: Any, need_dx: bool = True):
     return dx, dw, db
 
 
-def relu_forward(x: Any) -> Any:
+def relu_forward(x: Any, out: Any = None) -> Any:
     """Rectified linear unit, :math:`y = \\max(0, x)`; shapes of ``x`` and ``y`` agree.
 
+    ``out`` (which may be ``x`` itself) receives the result without a new array.
     The backward pass needs only ``y`` (``y > 0`` exactly where ``x > 0``).
     """
-    return namespace(x).maximum(x, 0.0)
+    return relu(x, out=out)
 
 
-def relu_backward(dy: Any, y: Any) -> Any:
+def relu_backward(dy: Any, y: Any, out: Any = None) -> Any:
     """Gradient of the ReLU: :math:`\\partial L/\\partial x = \\partial L/\\partial y \\cdot 1[y > 0]`.
 
     Parameters
     ----------
     dy, y : array, same shape
         Upstream gradient and the forward output.
+    out : array, optional
+        Receives the result (may be ``dy`` itself).
     """
-    return namespace(dy, y).where(y > 0, dy, 0.0)
+    return relu_grad(dy, y, out=out)
 
 
 def dropout_mask(rand: Random, shape: tuple[int, ...], rate: float, dtype: Any) -> Any:

@@ -11,6 +11,7 @@ from typing import Any
 
 from . import layers
 from .backend import Random
+from .optim import SGD
 
 ACTIVATIONS = ("relu", "linear")
 
@@ -108,7 +109,7 @@ class Network:
                 h = layers.dropout_forward(h, mask)
             a = layers.dense_forward(h, w, b)
             if act == "relu":
-                a = layers.relu_forward(a)
+                a = layers.relu_forward(a, out=a)  # a is new: rectify it in place
             cache.append((h, mask, a))
             h = a
         return h, cache
@@ -119,6 +120,7 @@ class Network:
         Parameters
         ----------
         dy : array, shape (n, d_L)
+            Not modified.
         cache : list
             From :meth:`forward`.
         need_dx : bool
@@ -132,14 +134,52 @@ class Network:
             ``[dW_1, db_1, dW_2, db_2, ...]``, aligned with :attr:`params`.
         """
         grads: list[Any] = [None] * (2 * len(self.weights))
+
+        def collect(i: int, h: Any, dy_i: Any) -> None:
+            _, grads[2 * i], grads[2 * i + 1] = layers.dense_backward(
+                dy_i, h, self.weights[i][0], need_dx=False
+            )
+
+        dx = self._backward(dy, cache, need_dx, collect)
+        return dx, grads
+
+    def backward_sgd(self, dy: Any, cache: list, opt: SGD, first: int = 0) -> None:
+        """Back-propagate ``dy`` and let ``opt`` update each layer as soon as its
+        gradient is known.
+
+        The result equals ``opt.step(backward(dy, cache)[1])``, but each weight
+        gradient goes straight into the momentum buffer (:meth:`SGD.update_dense`)
+        instead of being stored, which saves a pass over every weight matrix.
+        Each layer's input gradient is computed before its weights change.
+
+        Parameters
+        ----------
+        dy : array, shape (n, d_L)
+        cache : list
+            From :meth:`forward`.
+        opt : SGD
+            Its ``params[first:]`` must start with this network's :attr:`params`.
+        first : int
+            Index of this network's first parameter in ``opt.params``.
+        """
+
+        def update(i: int, h: Any, dy_i: Any) -> None:
+            opt.update_dense(first + 2 * i, h, dy_i)
+
+        self._backward(dy, cache, False, update)
+
+    def _backward(self, dy: Any, cache: list, need_dx: bool, use_gradient: Any) -> Any:
+        """The backward sweep; ``use_gradient(i, input_i, dL/dz_i)`` consumes each layer's
+        output gradient after the layer's input gradient has been computed."""
+        owned = False  # the caller's dy is never overwritten, our own arrays are
         for i in range(len(self.weights) - 1, -1, -1):
             h, mask, a = cache[i]
             if self.activations[i] == "relu":
-                dy = layers.relu_backward(dy, a)
+                dy = layers.relu_backward(dy, a, out=dy if owned else None)
             w = self.weights[i][0]
-            dx, dw, db = layers.dense_backward(dy, h, w, need_dx=need_dx or i > 0)
-            grads[2 * i], grads[2 * i + 1] = dw, db
+            dx = dy @ w.T if (need_dx or i > 0) else None
+            use_gradient(i, h, dy)
             if mask is not None and dx is not None:
                 dx = layers.dropout_backward(dx, mask)
-            dy = dx
-        return dy, grads
+            dy, owned = dx, True
+        return dy

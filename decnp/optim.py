@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .backend import namespace
+from .backend import gemm_at_b, namespace
 from .validation import check_scalar
 
 
@@ -82,11 +82,31 @@ class SGD:
 
     def step(self, grads: list[Any]) -> None:
         """Apply one update with gradients aligned with ``params``."""
+        for i, g in enumerate(grads):
+            self.update(i, g)
+        self.tick()
+
+    def update(self, i: int, grad: Any) -> None:
+        """Update ``params[i]`` alone with its gradient (call :meth:`tick` after a full step)."""
+        v = self.velocity[i]
+        v *= self.momentum
+        v -= self.current_lr() * grad
+        self.params[i] += v
+
+    def update_dense(self, i: int, x: Any, dy: Any) -> None:
+        """Update a dense layer's ``W = params[i]`` and ``b = params[i + 1]`` from its
+        input ``x`` (n, d_in) and output gradient ``dy`` (n, d_out).
+
+        The weight gradient x^T dy is never stored: one BLAS call makes the new
+        velocity m v - η x^T dy (:func:`decnp.backend.gemm_at_b`).
+        """
         lr = self.current_lr()
-        for p, v, g in zip(self.params, self.velocity, grads):
-            v *= self.momentum
-            v -= lr * g
-            p += v
+        v = gemm_at_b(x, dy, self.velocity[i], alpha=-lr, beta=self.momentum)
+        self.params[i] += v
+        self.update(i + 1, namespace(dy).sum(dy, axis=0))
+
+    def tick(self) -> None:
+        """Count one finished step (moves the learning-rate schedule on)."""
         self.t += 1
 
 

@@ -1,0 +1,295 @@
+"""Run one named training schedule of DEC on MNIST and log what it gave.
+
+Each run pretrains one :class:`decnp.StackedAutoencoder`, measures AE + k-means
+(k-means with ``n_init`` restarts on the embedding), then runs one or more DEC
+clustering settings from that same autoencoder, and appends one JSON line per
+seed to ``benchmarks/results/tuning.jsonl`` with the config, per-phase seconds,
+the AE + k-means accuracy and the DEC accuracy / NMI of every DEC setting.
+
+The random streams reproduce ``DEC(random_state=seed).fit`` exactly: the
+autoencoder gets ``default_rng(seed).spawn(1)[0]`` and k-means / clustering use
+``default_rng(seed)``, so a config that mirrors a preset gives the numbers
+``decnp fit --preset ... --seed ...`` gives (``--preset`` runs the real thing).
+
+Examples::
+
+    python benchmarks/tune_schedule.py adam_e2e_4k --seeds 0 1 2
+    python benchmarks/tune_schedule.py adam_e2e_4k --set ae.finetune_iters=2000
+    python benchmarks/tune_schedule.py --preset fast --seeds 0 1 2
+    python benchmarks/tune_schedule.py --list
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from decnp import datasets, metrics  # noqa: E402
+from decnp.autoencoder import StackedAutoencoder  # noqa: E402
+from decnp.dec import DEC  # noqa: E402
+from decnp.kmeans import kmeans  # noqa: E402
+from decnp.presets import preset  # noqa: E402
+from decnp.training import TrainingDivergedError  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results" / "tuning.jsonl"
+
+# DEC clustering defaults (the paper's, with the Keras re-implementation's interval).
+DEC_DEFAULT = {
+    "lr": 0.01,
+    "momentum": 0.9,
+    "update_interval": 140,
+    "tol": 0.001,
+    "max_iter": 5_000,
+    "n_init": 20,
+    "batch_size": 256,
+}
+
+
+def _cfg(scale, ae, dec=None, init_std=0.01, dropout=0.2, note=""):
+    return {
+        "scale": scale,
+        "init_std": init_std,
+        "dropout": dropout,
+        "ae": ae,
+        "dec": dec if dec is not None else [{}],
+        "note": note,
+    }
+
+
+def _ae(lw, ft, lr, opt="sgd", step=None, ft_lr=None, momentum=0.9, batch=256):
+    return {
+        "layerwise_iters": lw,
+        "finetune_iters": ft,
+        "lr": lr,
+        "lr_step": step,
+        "optimizer": opt,
+        "finetune_lr": ft_lr,
+        "momentum": momentum,
+        "batch_size": batch,
+    }
+
+
+# Named configurations. "dec" is a list of overrides of DEC_DEFAULT, each run
+# from the same pretrained autoencoder.
+CONFIGS = {
+    # Screening: end-to-end only vs layer-wise + end-to-end, SGD vs Adam.
+    "sgd_raw_e2e_4k": _cfg(None, _ae(0, 4000, 0.01), note="raw pixels, SGD lr 0.01 end to end"),
+    "sgd_raw_lw1k_e2e_4k": _cfg(None, _ae(1000, 4000, 0.01)),
+    "adam_raw_e2e_4k": _cfg(None, _ae(0, 4000, 1e-3, "adam")),
+    "adam_ue_e2e_4k": _cfg("unit_energy", _ae(0, 4000, 1e-3, "adam")),
+    "adam_raw_lw1k_e2e_4k": _cfg(None, _ae(1000, 4000, 1e-3, "adam")),
+    # Stability checks of the paper schedule (no DEC: "dec": []).
+    "paper_lr_check": _cfg(
+        None, _ae(3000, 0, 0.01, step=20_000), dec=[], note="first pairs only, lr to be set"
+    ),
+}
+
+
+def _set(cfg: dict, assignment: str) -> None:
+    """Apply ``a.b=value`` (value parsed as JSON when it can be) to ``cfg``."""
+    key, _, raw = assignment.partition("=")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    node = cfg
+    parts = key.split(".")
+    for p in parts[:-1]:
+        node = node[int(p)] if isinstance(node, list) else node.setdefault(p, {})
+    last = parts[-1]
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+def _loss_summary(log):
+    if not log:
+        return None
+    return {"first": log[0][1], "last": log[-1][1], "min": min(v for _, v in log)}
+
+
+def run_config(name: str, cfg: dict, seed: int, verbose: bool) -> dict:
+    X, y = datasets.load_mnist("test")
+    scale = datasets.unit_energy_scale(X) if cfg["scale"] == "unit_energy" else 1.0
+    Xs = X * np.float32(scale) if scale != 1.0 else X
+    rng = np.random.default_rng(seed)
+    record = {
+        "name": name,
+        "seed": seed,
+        "config": cfg,
+        "seconds": {},
+        "cpu_count": os.cpu_count(),
+        "load_before": os.getloadavg()[0],
+    }
+    ae = StackedAutoencoder(
+        dropout=cfg["dropout"], init_std=cfg["init_std"], random_state=rng.spawn(1)[0]
+    )
+    start = time.perf_counter()
+    try:
+        ae.fit(Xs, verbose=verbose, **cfg["ae"])
+    except TrainingDivergedError as exc:
+        record["seconds"]["pretrain"] = round(time.perf_counter() - start, 2)
+        record["status"] = f"diverged: {exc}"
+        return record
+    record["seconds"]["pretrain"] = round(time.perf_counter() - start, 2)
+    record["ae_loss"] = {
+        "layerwise": [_loss_summary(log) for log in ae.history_["layerwise"]],
+        "layerwise_curves": [log[:: max(1, len(log) // 10)] for log in ae.history_["layerwise"]],
+        "finetune": _loss_summary(ae.history_["finetune"]),
+        "finetune_curve": ae.history_["finetune"][:: max(1, len(ae.history_["finetune"]) // 10)],
+    }
+    record["status"] = "ok"
+    if not cfg["dec"]:
+        return record
+    # AE + k-means, with the same rng state DEC's own k-means would see.
+    n_init = {**DEC_DEFAULT, **cfg["dec"][0]}["n_init"]
+    start = time.perf_counter()
+    z = ae.transform(Xs)
+    _, labels, _ = kmeans(z, 10, n_init=n_init, random_state=np.random.default_rng(seed))
+    record["seconds"]["ae_kmeans"] = round(time.perf_counter() - start, 2)
+    record["ae_kmeans_acc"] = metrics.cluster_accuracy(y, labels)
+    record["ae_kmeans_nmi"] = metrics.nmi(y, labels)
+    record["dec"] = []
+    for override in cfg["dec"]:
+        params = {**DEC_DEFAULT, **override}
+        model = DEC(
+            n_clusters=10,
+            autoencoder=ae,
+            scale=cfg["scale"],
+            random_state=seed,
+            verbose=verbose,
+            **params,
+        )
+        start = time.perf_counter()
+        try:
+            model.fit(X, y)
+        except TrainingDivergedError as exc:
+            record["dec"].append({"params": params, "status": f"diverged: {exc}"})
+            continue
+        total = time.perf_counter() - start
+        record["dec"].append(
+            {
+                "params": params,
+                "acc": metrics.cluster_accuracy(y, model.labels_),
+                "nmi": metrics.nmi(y, model.labels_),
+                "n_iter": model.n_iter_,
+                "seconds": {k: round(v, 2) for k, v in model.seconds_.items()},
+                "total_seconds": round(total, 2),
+                "acc_curve": [h.get("acc") for h in model.history_],
+            }
+        )
+    record["total_seconds"] = round(
+        record["seconds"]["pretrain"] + max(d.get("total_seconds", 0) for d in record["dec"]), 2
+    )
+    return record
+
+
+def run_preset(name: str, seed: int, verbose: bool) -> dict:
+    """``DEC(**preset(name), random_state=seed).fit`` on the MNIST test digits, as the CLI does."""
+    X, y = datasets.load_mnist("test")
+    params = preset(name)
+    record = {
+        "name": f"preset:{name}",
+        "seed": seed,
+        "config": params,
+        "cpu_count": os.cpu_count(),
+        "load_before": os.getloadavg()[0],
+    }
+    model = DEC(n_clusters=10, random_state=seed, verbose=verbose, **params)
+    start = time.perf_counter()
+    try:
+        model.fit(X, y)
+    except TrainingDivergedError as exc:
+        record["status"] = f"diverged: {exc}"
+        return record
+    record["total_seconds"] = round(time.perf_counter() - start, 2)
+    record["seconds"] = {k: round(v, 2) for k, v in model.seconds_.items()}
+    record["status"] = "ok"
+    z = model.autoencoder_.transform(X * np.float32(model.scale_))
+    _, labels, _ = kmeans(z, 10, n_init=params["n_init"], random_state=np.random.default_rng(seed))
+    record["ae_kmeans_acc"] = metrics.cluster_accuracy(y, labels)
+    record["dec"] = [
+        {
+            "acc": metrics.cluster_accuracy(y, model.labels_),
+            "nmi": metrics.nmi(y, model.labels_),
+            "n_iter": model.n_iter_,
+            "acc_curve": [h.get("acc") for h in model.history_],
+        }
+    ]
+    return record
+
+
+def _summary(rec: dict) -> str:
+    parts = [f"{rec['name']} seed {rec['seed']}: {rec.get('status')}"]
+    if "seconds" in rec:
+        parts.append(f"seconds {rec['seconds']}")
+    if "total_seconds" in rec:
+        parts.append(f"total {rec['total_seconds']:.1f}s")
+    if "ae_loss" in rec:
+        parts.append(
+            "loss lw "
+            + str([round(s["last"], 3) for s in rec["ae_loss"]["layerwise"] if s])
+            + f" ft {rec['ae_loss']['finetune']['last'] if rec['ae_loss']['finetune'] else None}"
+        )
+    if "ae_kmeans_acc" in rec:
+        parts.append(f"AE+km acc {rec['ae_kmeans_acc']:.4f}")
+    for d in rec.get("dec", []):
+        if "acc" in d:
+            parts.append(f"DEC acc {d['acc']:.4f} nmi {d['nmi']:.4f} iters {d['n_iter']}")
+        else:
+            parts.append(f"DEC {d.get('status')}")
+    return "; ".join(parts)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("name", nargs="?", help="a key of CONFIGS")
+    parser.add_argument("--preset", help="run DEC(**decnp.presets.preset(NAME)) end to end")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument(
+        "--set", action="append", default=[], help="override, e.g. ae.lr=0.005 or dec.0.lr=0.1"
+    )
+    parser.add_argument("--json", help="a whole config as JSON (instead of a named one)")
+    parser.add_argument("--as", dest="label", help="name to log the run under")
+    parser.add_argument("--list", action="store_true")
+    parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    if args.list:
+        for key, cfg in CONFIGS.items():
+            print(key, json.dumps(cfg))
+        return 0
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    for seed in args.seeds:
+        if args.preset:
+            rec = run_preset(args.preset, seed, args.verbose)
+        else:
+            if args.json:
+                cfg = json.loads(args.json)
+                name = args.label or "custom"
+            else:
+                cfg = copy.deepcopy(CONFIGS[args.name])
+                name = args.label or args.name
+            for assignment in args.set:
+                _set(cfg, assignment)
+            rec = run_config(name, cfg, seed, args.verbose)
+        rec["command"] = "python " + " ".join([sys.argv[0]] + sys.argv[1:])
+        with open(args.out, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        print(_summary(rec), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

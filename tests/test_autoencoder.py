@@ -1,0 +1,346 @@
+"""Tests for decnp.autoencoder.StackedAutoencoder: shapes and activations follow
+``dims``, the two training phases run (or are skipped) as asked and lower the
+reconstruction error, runs are reproducible, models survive a save/load round
+trip, and bad input is refused with a message that names the argument."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from decnp import StackedAutoencoder
+from decnp.backend import Backend, to_numpy
+from decnp.datasets import scale_to_unit_energy
+from decnp.persistence import load_arrays
+from decnp.training import TrainingDivergedError
+
+DIMS = (10, 8, 3)
+FIT = dict(layerwise_iters=100, finetune_iters=200, batch_size=32, lr=0.05, verbose=False)
+
+
+def _blobs(n_per=50, k=4, d=10, sep=8.0, seed=0):
+    """``k`` well-separated Gaussian blobs, scaled to unit energy (float32)."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(k, d)) * sep
+    X = np.concatenate([c + rng.normal(size=(n_per, d)) for c in centers])
+    return scale_to_unit_energy(X.astype(np.float32)), np.repeat(np.arange(k), n_per)
+
+
+@pytest.fixture(scope="module")
+def X():
+    return _blobs()[0]
+
+
+@pytest.fixture(scope="module")
+def fitted(X):
+    return StackedAutoencoder(dims=DIMS, random_state=0).fit(X, **FIT)
+
+
+def _strict_backend():
+    xps = pytest.importorskip("array_api_strict")
+    return Backend("strict", xps, xps.Device("device1"))
+
+
+def _params(net):
+    return [to_numpy(p) for p in net.params]
+
+
+def _relu(a):
+    return np.maximum(a, 0.0)
+
+
+def _mse(model, X):
+    return float(np.mean((model.reconstruct(X) - X) ** 2))
+
+
+# ------------------------------------------------------------------ structure
+
+
+def test_fit_returns_self(X):
+    ae = StackedAutoencoder(dims=DIMS, random_state=0)
+    assert ae.fit(X, layerwise_iters=2, finetune_iters=2, verbose=False) is ae
+    assert ae.n_features_in_ == 10
+
+
+@pytest.mark.parametrize("dims", [(10, 3), (10, 8, 3), (10, 7, 6, 5, 2)])
+def test_network_shapes_follow_dims(X, dims):
+    ae = StackedAutoencoder(dims=dims, random_state=0).fit(
+        X, layerwise_iters=2, finetune_iters=2, verbose=False
+    )
+    L = len(dims) - 1
+    assert ae.encoder_.dims == dims
+    assert ae.decoder_.dims == dims[::-1]
+    assert [w.shape for w, _ in ae.encoder_.weights] == [(dims[i], dims[i + 1]) for i in range(L)]
+    assert [b.shape for _, b in ae.decoder_.weights] == [(d,) for d in dims[::-1][1:]]
+    # ReLU everywhere except the embedding and the reconstruction.
+    assert ae.encoder_.activations == ["relu"] * (L - 1) + ["linear"]
+    assert ae.decoder_.activations == ["relu"] * (L - 1) + ["linear"]
+    assert len(ae.history_["layerwise"]) == L
+
+
+def test_transform_and_reconstruct_match_hand_forward_pass(fitted, X):
+    (W0, b0), (W1, b1) = [(to_numpy(w), to_numpy(b)) for w, b in fitted.encoder_.weights]
+    (V0, c0), (V1, c1) = [(to_numpy(w), to_numpy(b)) for w, b in fitted.decoder_.weights]
+    z = _relu(X @ W0 + b0) @ W1 + b1
+    np.testing.assert_allclose(fitted.transform(X), z, rtol=1e-5, atol=1e-6)
+    # The linear embedding keeps negative values (a ReLU there would clip them).
+    assert (z < 0).any()
+    x_hat = _relu(z @ V0 + c0) @ V1 + c1
+    np.testing.assert_allclose(fitted.reconstruct(X), x_hat, rtol=1e-5, atol=1e-6)
+
+
+def test_transform_shape_and_dtype(fitted, X):
+    z = fitted.transform(X)
+    assert isinstance(z, np.ndarray)
+    assert z.shape == (X.shape[0], 3)
+    assert z.dtype == np.float32
+    assert fitted.reconstruct(X).shape == X.shape
+    # Batching does not change the result.
+    np.testing.assert_array_equal(fitted.transform(X, batch_size=7), z)
+    ae64 = StackedAutoencoder(dims=DIMS, dtype="float64", random_state=0).fit(
+        X, layerwise_iters=1, finetune_iters=1, verbose=False
+    )
+    assert ae64.transform(X).dtype == np.float64
+
+
+# -------------------------------------------------------------------- phases
+
+
+def test_history_records_both_phases(fitted):
+    h = fitted.history_
+    assert len(h["layerwise"]) == 2
+    for log in h["layerwise"] + [h["finetune"]]:
+        iters = [t for t, _ in log]
+        assert iters[0] == 0 and iters == sorted(set(iters))
+        assert all(np.isfinite(loss) for _, loss in log)
+    assert [t for t, _ in h["layerwise"][0]][-1] == FIT["layerwise_iters"] - 1
+    assert [t for t, _ in h["finetune"]][-1] == FIT["finetune_iters"] - 1
+    assert set(h["seconds"]) == {"pair1", "pair2", "finetune"}
+    assert all(s >= 0 for s in h["seconds"].values())
+
+
+def test_training_lowers_the_reconstruction_loss(fitted, X):
+    for log in fitted.history_["layerwise"] + [fitted.history_["finetune"]]:
+        assert log[-1][1] < 0.7 * log[0][1]
+    untrained = StackedAutoencoder(dims=DIMS, random_state=0).fit(
+        X, layerwise_iters=0, finetune_iters=0, verbose=False
+    )
+    assert _mse(fitted, X) < 0.5 * _mse(untrained, X)
+
+
+def test_layerwise_iters_zero_skips_pretraining(X):
+    ae = StackedAutoencoder(dims=DIMS, random_state=0).fit(
+        X, layerwise_iters=0, finetune_iters=20, batch_size=32, verbose=False
+    )
+    assert ae.history_["layerwise"] == []
+    assert len(ae.history_["finetune"]) > 0
+    assert set(ae.history_["seconds"]) == {"finetune"}
+
+
+def test_finetune_iters_zero_skips_finetuning(X):
+    ae = StackedAutoencoder(dims=DIMS, random_state=0).fit(
+        X, layerwise_iters=20, finetune_iters=0, batch_size=32, verbose=False
+    )
+    assert ae.history_["finetune"] == []
+    assert len(ae.history_["layerwise"]) == 2
+    assert set(ae.history_["seconds"]) == {"pair1", "pair2"}
+
+
+def test_no_training_leaves_initial_weights(X):
+    Xw = np.tile(X, (1, 6))  # 60 features: enough weights to estimate their spread
+    ae = StackedAutoencoder(dims=(60, 40, 3), init_std=0.05, random_state=0).fit(
+        Xw, layerwise_iters=0, finetune_iters=0, verbose=False
+    )
+    assert ae.history_["layerwise"] == [] and ae.history_["finetune"] == []
+    for net in (ae.encoder_, ae.decoder_):
+        for w, b in net.weights:
+            w, b = to_numpy(w), to_numpy(b)
+            if w.size >= 1000:
+                assert np.std(w) == pytest.approx(0.05, rel=0.1)
+                assert abs(np.mean(w)) < 0.01
+            np.testing.assert_array_equal(b, 0.0)
+
+
+def test_adam_optimizer_trains(X):
+    ae = StackedAutoencoder(dims=DIMS, random_state=0).fit(
+        X,
+        layerwise_iters=100,
+        finetune_iters=200,
+        batch_size=32,
+        lr=0.01,
+        optimizer="adam",
+        verbose=False,
+    )
+    log = ae.history_["finetune"]
+    assert log[-1][1] < 0.5 * log[0][1]
+    sgd = StackedAutoencoder(dims=DIMS, random_state=0).fit(
+        X, layerwise_iters=100, finetune_iters=200, batch_size=32, lr=0.01, verbose=False
+    )
+    assert not np.array_equal(ae.transform(X), sgd.transform(X))
+
+
+# ------------------------------------------------------------ reproducibility
+
+
+def test_same_seed_gives_bit_identical_weights(X):
+    kw = dict(layerwise_iters=30, finetune_iters=30, batch_size=32, lr=0.02, verbose=False)
+    a = StackedAutoencoder(dims=DIMS, random_state=7).fit(X, **kw)
+    b = StackedAutoencoder(dims=DIMS, random_state=7).fit(X, **kw)
+    c = StackedAutoencoder(dims=DIMS, random_state=8).fit(X, **kw)
+    for pa, pb in zip(
+        _params(a.encoder_) + _params(a.decoder_), _params(b.encoder_) + _params(b.decoder_)
+    ):
+        np.testing.assert_array_equal(pa, pb)
+    assert a.history_["finetune"] == b.history_["finetune"]
+    assert not np.array_equal(_params(a.encoder_)[0], _params(c.encoder_)[0])
+
+
+def test_numpy_and_strict_backends_agree(X):
+    kw = dict(layerwise_iters=30, finetune_iters=30, batch_size=32, lr=0.02, verbose=False)
+    a = StackedAutoencoder(dims=DIMS, random_state=0).fit(X, **kw)
+    s = StackedAutoencoder(dims=DIMS, random_state=0, device=_strict_backend()).fit(X, **kw)
+    for pa, ps in zip(_params(a.encoder_), _params(s.encoder_)):
+        np.testing.assert_allclose(pa, ps, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(a.transform(X), s.transform(X), rtol=1e-4, atol=1e-5)
+
+
+def test_fit_runs_on_every_backend(backend, X):
+    ae = StackedAutoencoder(dims=DIMS, random_state=0, device=backend).fit(
+        X, layerwise_iters=30, finetune_iters=30, batch_size=32, lr=0.02, verbose=False
+    )
+    z = ae.transform(X)
+    assert isinstance(z, np.ndarray) and z.shape == (X.shape[0], 3)
+    assert np.all(np.isfinite(z))
+
+
+# -------------------------------------------------------------------- files
+
+
+def test_save_load_round_trip(fitted, X, tmp_path):
+    path = tmp_path / "ae.npz"
+    fitted.save(path)
+    with np.load(path, allow_pickle=False) as npz:  # no pickle needed to read it
+        assert all(npz[name].dtype != object for name in npz.files)
+    loaded = StackedAutoencoder.load(path)
+    assert tuple(loaded.dims) == DIMS
+    assert loaded.dtype == fitted.dtype and loaded.dropout == fitted.dropout
+    assert loaded.encoder_.activations == fitted.encoder_.activations
+    assert loaded.decoder_.activations == fitted.decoder_.activations
+    np.testing.assert_array_equal(loaded.transform(X), fitted.transform(X))
+    np.testing.assert_array_equal(loaded.reconstruct(X), fitted.reconstruct(X))
+    arrays, meta = load_arrays(path, "StackedAutoencoder")
+    assert meta["dims"] == list(DIMS)
+    assert len(arrays) == 8
+
+
+def test_unfitted_model_refuses_inference(X, tmp_path):
+    ae = StackedAutoencoder(dims=DIMS)
+    for call in (ae.transform, ae.reconstruct):
+        with pytest.raises(RuntimeError, match="not fitted"):
+            call(X)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        ae.save(tmp_path / "x.npz")
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_transform_checks_width(fitted, X):
+    with pytest.raises(ValueError, match=r"X must have 10 features"):
+        fitted.transform(X[:, :5])
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def _nan_x(X):
+    X = X.copy()
+    X[3, 2] = np.nan
+    return X
+
+
+BAD_X = [
+    (_nan_x, ValueError, "X contains NaN"),
+    (lambda X: X[0], ValueError, "X must be 2-D"),
+    (lambda X: X[:, :7], ValueError, r"X must have 10 features \(dims\[0\]\), got 7"),
+    (lambda X: X[:0], ValueError, "X must have at least 1 sample"),
+    (lambda X: np.full(X.shape, "a"), TypeError, "X must hold real numbers"),
+    (lambda X: [["1", 2.0]] * 3, TypeError, "X must hold real numbers"),
+]
+
+
+@pytest.mark.parametrize("make, exc, message", BAD_X)
+def test_bad_X_is_refused(X, make, exc, message):
+    ae = StackedAutoencoder(dims=DIMS)
+    with pytest.raises(exc, match=message):
+        ae.fit(make(X), layerwise_iters=1, finetune_iters=1, verbose=False)
+    assert not hasattr(ae, "encoder_")
+
+
+BAD_FIT = [
+    (dict(layerwise_iters=-1), ValueError, "layerwise_iters"),
+    (dict(finetune_iters=-5), ValueError, "finetune_iters"),
+    (dict(layerwise_iters=2.5), TypeError, "layerwise_iters"),
+    (dict(lr=0.0), ValueError, "lr must be"),
+    (dict(lr=-0.1), ValueError, "lr must be"),
+    (dict(optimizer="rmsprop"), ValueError, "optimizer must be one of"),
+    (dict(batch_size=0), ValueError, "batch_size"),
+    (dict(momentum=1.0), ValueError, "momentum"),
+    (dict(lr_step=0), ValueError, "lr_step"),
+]
+
+
+@pytest.mark.parametrize("kwargs, exc, message", BAD_FIT)
+def test_bad_fit_arguments_are_refused(X, kwargs, exc, message):
+    ae = StackedAutoencoder(dims=DIMS)
+    with pytest.raises(exc, match=message):
+        ae.fit(X, **{"layerwise_iters": 1, "finetune_iters": 1, "verbose": False, **kwargs})
+    assert not hasattr(ae, "encoder_")
+
+
+def test_bad_finetune_lr_is_named(X):
+    with pytest.raises(ValueError, match="finetune_lr"):
+        StackedAutoencoder(dims=DIMS).fit(
+            X, layerwise_iters=1, finetune_iters=1, finetune_lr=0.0, verbose=False
+        )
+
+
+BAD_INIT = [
+    (dict(dims=(10,)), ValueError, "dims must be a sequence"),
+    (dict(dims=10), ValueError, "dims must be a sequence"),
+    (dict(dims=(10, 0, 3)), ValueError, "dims entries"),
+    (dict(dims=(10, 2.5)), TypeError, "dims entries"),
+    (dict(dropout=1.0), ValueError, "dropout"),
+    (dict(dropout=1.5), ValueError, "dropout"),
+    (dict(dropout=-0.1), ValueError, "dropout"),
+    (dict(init_std=0.0), ValueError, "init_std"),
+    (dict(dtype="float16"), ValueError, "dtype"),
+    (dict(device="tpu"), ValueError, "device must be one of"),
+    (dict(random_state="seed"), TypeError, "random_state"),
+]
+
+
+@pytest.mark.parametrize("kwargs, exc, message", BAD_INIT)
+def test_bad_hyperparameters_are_refused(X, kwargs, exc, message):
+    ae = StackedAutoencoder(**{"dims": DIMS, **kwargs})
+    with pytest.raises(exc, match=message):
+        ae.fit(X, layerwise_iters=1, finetune_iters=1, verbose=False)
+    assert not hasattr(ae, "encoder_")
+
+
+@pytest.mark.parametrize(
+    "iters, phase",
+    [((5, 0), "pretrain pair 1/2"), ((0, 5), "fine-tune")],
+)
+def test_divergence_raises_naming_the_phase(X, iters, phase):
+    ae = StackedAutoencoder(dims=DIMS, random_state=0)
+    with np.errstate(all="ignore"), pytest.raises(TrainingDivergedError) as info:
+        ae.fit(
+            X * 100.0,
+            layerwise_iters=iters[0],
+            finetune_iters=iters[1],
+            batch_size=32,
+            lr=1e6,
+            verbose=False,
+        )
+    assert phase in str(info.value)
+    assert "iteration" in str(info.value)
+    assert isinstance(info.value, FloatingPointError)

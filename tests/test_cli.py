@@ -1,0 +1,246 @@
+"""Tests for decnp.cli: ``gradcheck``, ``fit`` on the user's data (with a tiny
+training schedule patched in), ``predict`` with the saved model, exit codes
+and messages for bad input, and ``python -m decnp``."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import decnp.plots
+import decnp.presets
+from decnp.cli import main
+from decnp.metrics import cluster_accuracy
+
+REPO = Path(__file__).resolve().parents[1]
+HAVE_MPL = importlib.util.find_spec("matplotlib") is not None
+
+TINY = {
+    "pretrain_iters": 100,
+    "finetune_iters": 200,
+    "batch_size": 32,
+    "pretrain_lr": 0.01,
+    "pretrain_lr_step": None,
+    "pretrain_optimizer": "adam",
+    "dropout": 0.2,
+    "lr": 0.01,
+    "momentum": 0.9,
+    "update_interval": 10,
+    "tol": 0.001,
+    "max_iter": 100,
+    "n_init": 3,
+    "hidden_dims": (16, 8, 2),
+}
+
+
+@pytest.fixture(autouse=True)
+def tiny_preset(monkeypatch):
+    """Replace the "fast" schedule (minutes) with one that runs in a fraction of a second."""
+    monkeypatch.setitem(decnp.presets.PRESETS, "fast", dict(TINY))
+
+
+def _write_blobs(path, d, n_per=50, k=4, seed=0, labels=True):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(k, d)) * 8.0
+    X = np.concatenate([c + rng.normal(size=(n_per, d)) for c in centers]).astype(np.float32)
+    y = np.repeat(np.arange(k), n_per)
+    if labels:
+        np.savez(path, X=X, y=y)
+    else:
+        np.savez(path, X=X)
+    return X, y
+
+
+def _fit(tmp_path, d, capsys, name="run"):
+    data = tmp_path / f"blobs{d}.npz"
+    X, y = _write_blobs(data, d)
+    out = tmp_path / name
+    code = main(
+        ["fit", "--data", str(data), "--clusters", "4", "--seed", "0", "--out", str(out), "--quiet"]
+    )
+    captured = capsys.readouterr()
+    return code, captured, out, data, X, y
+
+
+def test_gradcheck(capsys):
+    assert main(["gradcheck"]) == 0
+    out = capsys.readouterr().out
+    assert "pass" in out
+    assert "FAIL" not in out
+    assert "component" in out and "dense" in out and "kl" in out
+
+
+def test_fit_writes_results_and_predict_reproduces_them(tmp_path, capsys):
+    code, captured, out, data, X, y = _fit(tmp_path, 10, capsys)
+    assert code == 0, captured.err
+    assert "acc" in captured.out
+    assert "10 features" in captured.err
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("acc", "nmi", "ari", "n_samples", "n_clusters", "preset", "device", "seconds"):
+        assert key in metrics
+    assert metrics["n_samples"] == 200 and metrics["n_features"] == 10
+    assert metrics["n_clusters"] == 4
+    assert metrics["preset"] == "fast" and metrics["device"] == "cpu"
+    assert metrics["acc"] >= 0.95
+    assert "total" in metrics["seconds"]
+
+    labels = np.load(out / "labels.npy", allow_pickle=False)
+    assert labels.shape == (200,)
+    assert cluster_accuracy(y, labels) == pytest.approx(metrics["acc"])
+    assert (out / "model.npz").is_file()
+    assert (out / "embedding.png").is_file() == HAVE_MPL
+    if not HAVE_MPL:
+        assert "matplotlib not installed" in captured.err
+    # 10 features are not a square image: no montage of nearest images.
+    assert not (out / "nearest.png").exists()
+    assert not [p for p in os.listdir(out) if p.endswith(".tmp")]
+
+    pred = tmp_path / "pred.npy"
+    assert main(["predict", str(out / "model.npz"), str(data), "--out", str(pred)]) == 0
+    captured = capsys.readouterr()
+    assert "200 labels written" in captured.out
+    assert "acc" in captured.err
+    np.testing.assert_array_equal(np.load(pred), labels)
+
+    # Without --out the labels go to stdout, one per line.
+    assert main(["predict", str(out / "model.npz"), str(data)]) == 0
+    printed = np.array(capsys.readouterr().out.split(), dtype=np.int64)
+    np.testing.assert_array_equal(printed, labels)
+
+
+@pytest.fixture
+def fake_plots(monkeypatch):
+    """Stand-ins for decnp.plots that record their calls (no matplotlib needed)."""
+    calls = []
+
+    class FakePyplot:
+        def close(self, fig):
+            pass
+
+    def plot_embedding(z, labels, path, title="embedding"):
+        calls.append(("embedding", z.shape, labels.shape))
+        Path(path).write_bytes(b"png")
+
+    def plot_nearest_images(X, z, centers, path, image_shape=(28, 28), **kwargs):
+        calls.append(("nearest", X.shape, image_shape))
+        Path(path).write_bytes(b"png")
+
+    monkeypatch.setattr(decnp.plots, "_pyplot", lambda: FakePyplot())
+    monkeypatch.setattr(decnp.plots, "plot_embedding", plot_embedding)
+    monkeypatch.setattr(decnp.plots, "plot_nearest_images", plot_nearest_images)
+    return calls
+
+
+@pytest.mark.parametrize("d, square", [(10, False), (16, True)])
+def test_nearest_images_only_for_square_images(tmp_path, capsys, fake_plots, d, square):
+    code, captured, out, *_ = _fit(tmp_path, d, capsys)
+    assert code == 0, captured.err
+    assert (out / "embedding.png").is_file()
+    assert (out / "nearest.png").is_file() == square
+    assert fake_plots[0] == ("embedding", (200, 2), (200,))
+    if square:
+        assert fake_plots[1] == ("nearest", (200, 16), (4, 4))
+    else:
+        assert len(fake_plots) == 1
+
+
+def test_fit_on_square_images_draws_real_figures(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    code, captured, out, *_ = _fit(tmp_path, 16, capsys, name="img")
+    assert code == 0, captured.err
+    for name in ("embedding.png", "nearest.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fit_without_labels(tmp_path, capsys):
+    data = tmp_path / "nolabels.npz"
+    _write_blobs(data, 10, labels=False)
+    out = tmp_path / "nl"
+    assert main(["fit", "--data", str(data), "--clusters", "4", "--out", str(out), "--quiet"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert not {"acc", "nmi", "ari"} & set(metrics)
+    assert metrics["n_samples"] == 200
+    assert np.load(out / "labels.npy").shape == (200,)
+
+
+def test_missing_data_file(tmp_path, capsys):
+    missing = tmp_path / "nope.npz"
+    code = main(["fit", "--data", str(missing), "--out", str(tmp_path / "o"), "--quiet"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "decnp fit: error" in err and "nope.npz" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_too_few_clusters(tmp_path, capsys):
+    data = tmp_path / "d.npz"
+    _write_blobs(data, 10)
+    out = tmp_path / "o"
+    code = main(["fit", "--data", str(data), "--clusters", "1", "--out", str(out), "--quiet"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "n_clusters" in err and "got 1" in err
+    assert not out.exists()
+
+
+def test_more_clusters_than_samples(tmp_path, capsys):
+    data = tmp_path / "d.npz"
+    _write_blobs(data, 10, n_per=2)
+    code = main(
+        ["fit", "--data", str(data), "--clusters", "9", "--out", str(tmp_path / "o"), "--quiet"]
+    )
+    assert code == 2
+    assert "n_samples" in capsys.readouterr().err
+
+
+def test_predict_bad_inputs(tmp_path, capsys):
+    data = tmp_path / "d.npz"
+    _write_blobs(data, 10)
+    assert main(["predict", str(tmp_path / "missing.npz"), str(data)]) == 2
+    assert "missing.npz" in capsys.readouterr().err
+
+    corrupt = tmp_path / "corrupt.npz"
+    corrupt.write_bytes(b"PK\x03\x04 definitely not a model")
+    assert main(["predict", str(corrupt), str(data)]) == 2
+    assert "not a readable decnp model file" in capsys.readouterr().err
+
+
+def test_predict_with_wrong_width(tmp_path, capsys):
+    _, _, out, _, _, _ = _fit(tmp_path, 10, capsys)
+    other = tmp_path / "other.npz"
+    _write_blobs(other, 12)
+    assert main(["predict", str(out / "model.npz"), str(other)]) == 2
+    assert "10 features" in capsys.readouterr().err
+
+
+def test_argparse_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["fit", "--preset", "nonsense"])
+    assert info.value.code == 2
+    assert "--preset" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main([])
+    assert info.value.code == 2
+
+
+def test_python_m_decnp_help():
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    result = subprocess.run(
+        [sys.executable, "-m", "decnp", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    for command in ("fit", "predict", "gradcheck"):
+        assert command in result.stdout
