@@ -55,8 +55,9 @@ DEC_DEFAULT = {
 }
 
 
-def _cfg(scale, ae, dec=None, init_std=0.01, dropout=0.2, note=""):
+def _cfg(scale, ae, dec=None, init_std=0.01, dropout=0.2, note="", dims=None):
     return {
+        "dims": dims if dims is not None else [784, 500, 500, 2000, 10],
         "scale": scale,
         "init_std": init_std,
         "dropout": dropout,
@@ -88,9 +89,17 @@ CONFIGS = {
     "adam_raw_e2e_4k": _cfg(None, _ae(0, 4000, 1e-3, "adam")),
     "adam_ue_e2e_4k": _cfg("unit_energy", _ae(0, 4000, 1e-3, "adam")),
     "adam_raw_lw1k_e2e_4k": _cfg(None, _ae(1000, 4000, 1e-3, "adam")),
-    # Stability checks of the paper schedule (no DEC: "dec": []).
-    "paper_lr_check": _cfg(
-        None, _ae(3000, 0, 0.01, step=20_000), dec=[], note="first pairs only, lr to be set"
+    # Stability checks of the paper schedule (no DEC: "dec": []): the first
+    # pair alone (dims 784-500), then the whole stack, at the lr under test.
+    "paper_lr_pair1": _cfg(
+        "unit_energy",
+        _ae(3000, 0, 0.001, step=20_000),
+        dec=[],
+        dims=[784, 500],
+        note="first pair only; set ae.lr",
+    ),
+    "paper_lr_stack": _cfg(
+        "unit_energy", _ae(1000, 1000, 0.001, step=20_000), dec=[], note="set ae.lr"
     ),
 }
 
@@ -133,6 +142,7 @@ def run_config(name: str, cfg: dict, seed: int, verbose: bool) -> dict:
         "load_before": os.getloadavg()[0],
     }
     ae = StackedAutoencoder(
+        dims=tuple(cfg.get("dims", (784, 500, 500, 2000, 10))),
         dropout=cfg["dropout"], init_std=cfg["init_std"], random_state=rng.spawn(1)[0]
     )
     start = time.perf_counter()

@@ -10,7 +10,18 @@ import numpy as np
 import pytest
 
 from decnp import backend as bk
-from decnp.backend import Backend, Random, backend_of, get_backend, matmul, namespace, to_numpy
+from decnp.backend import (
+    Backend,
+    Random,
+    backend_of,
+    gemm_at_b,
+    get_backend,
+    matmul,
+    namespace,
+    relu,
+    relu_grad,
+    to_numpy,
+)
 from decnp.validation import check_array, check_choice, check_random_state, check_scalar
 
 HAS_CUPY = importlib.util.find_spec("cupy") is not None
@@ -336,3 +347,49 @@ def test_check_array_rejections(backend):
 def test_check_array_non_real(bad):
     with pytest.raises(TypeError, match="^x must"):
         check_array(bad, "x")
+
+
+# ------------------------------------------------------------------- fast paths
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.9])
+def test_gemm_at_b_fast_path_agrees_with_portable(backend, beta):
+    # NumPy goes through BLAS ?gemm in place; strict runs the portable expression.
+    rng = np.random.default_rng(7)
+    a, b, out = (
+        rng.standard_normal((6, 4)),
+        rng.standard_normal((6, 3)),
+        rng.standard_normal((4, 3)),
+    )
+    expected = -0.1 * a.T @ b + beta * out
+    dev_out = backend.asarray(out, dtype=backend.xp.float64)
+    result = gemm_at_b(
+        backend.asarray(a, dtype=backend.xp.float64),
+        backend.asarray(b, dtype=backend.xp.float64),
+        dev_out,
+        alpha=-0.1,
+        beta=beta,
+    )
+    np.testing.assert_allclose(to_numpy(result), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(to_numpy(dev_out), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_gemm_at_b_writes_in_place_on_numpy():
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal((5, 4)).astype(np.float32)
+    b = rng.standard_normal((5, 2)).astype(np.float32)
+    out = np.ones((4, 2), dtype=np.float32)
+    assert gemm_at_b(a, b, out, alpha=1.0, beta=0.5) is out
+    np.testing.assert_allclose(out, a.T @ b + 0.5, rtol=1e-5)
+
+
+def test_relu_and_relu_grad_with_out(backend):
+    xh = np.array([[-1.0, 0.0, 2.0], [3.0, -4.0, 0.5]])
+    x = backend.asarray(xh, dtype=backend.xp.float64)
+    y = relu(x, out=x)
+    np.testing.assert_array_equal(to_numpy(y), np.maximum(xh, 0))
+    np.testing.assert_array_equal(to_numpy(x), np.maximum(xh, 0))  # written in place
+    dy = backend.asarray(np.ones((2, 3)), dtype=backend.xp.float64)
+    g = relu_grad(dy, y, out=dy)
+    np.testing.assert_array_equal(to_numpy(g), (xh > 0).astype(float))
+    np.testing.assert_array_equal(to_numpy(relu(backend.asarray(xh))), np.maximum(xh, 0))

@@ -12,6 +12,7 @@ import pytest
 from decnp import layers
 from decnp.backend import to_numpy
 from decnp.network import Network
+from decnp.optim import SGD
 
 
 def _arr(backend, host):
@@ -240,3 +241,43 @@ def test_dropout_zero_is_identity(backend):
     y, cache = net.forward(x, dropout=0.0, rand=backend.random(0))
     np.testing.assert_array_equal(to_numpy(y), to_numpy(plain))
     assert all(m is None for _, m, _ in cache)
+
+
+# ------------------------------------------------------- fused backward + SGD
+
+
+def test_backward_sgd_equals_backward_then_step(backend):
+    # The fused path folds each weight gradient into the momentum buffer; it must
+    # land on the same parameters as computing the gradients and stepping.
+    rng = np.random.default_rng(11)
+    dims, acts = (6, 5, 4, 3), ["relu", "relu", "linear"]
+
+    def make():
+        weights = [
+            (
+                backend.asarray(rng2.standard_normal((i, o)), dtype=backend.xp.float64),
+                backend.asarray(rng2.standard_normal(o), dtype=backend.xp.float64),
+            )
+            for i, o in zip(dims[:-1], dims[1:])
+        ]
+        return Network(weights, acts)
+
+    rng2 = np.random.default_rng(3)
+    plain = make()
+    rng2 = np.random.default_rng(3)
+    fused = make()
+    opt_plain = SGD(plain.params, lr=0.05, momentum=0.9)
+    opt_fused = SGD(fused.params, lr=0.05, momentum=0.9)
+    for _ in range(3):  # several steps, so the momentum buffers matter
+        x = backend.asarray(rng.standard_normal((7, 6)), dtype=backend.xp.float64)
+        dyh = rng.standard_normal((7, 3))
+        out, cache = plain.forward(x)
+        opt_plain.step(plain.backward(backend.asarray(dyh, dtype=backend.xp.float64), cache)[1])
+        _, cache = fused.forward(x)
+        dy = backend.asarray(dyh, dtype=backend.xp.float64)
+        fused.backward_sgd(dy, cache, opt_fused)
+        opt_fused.tick()
+        np.testing.assert_array_equal(to_numpy(dy), dyh)  # the caller's dy is untouched
+    for p, q in zip(plain.params, fused.params):
+        np.testing.assert_allclose(to_numpy(p), to_numpy(q), rtol=1e-12, atol=1e-12)
+    assert opt_plain.t == opt_fused.t == 3
