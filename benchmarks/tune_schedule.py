@@ -140,12 +140,13 @@ def run_config(name: str, cfg: dict, seed: int, verbose: bool) -> dict:
         "seconds": {},
         "cpu_count": os.cpu_count(),
         "load_before": os.getloadavg()[0],
+        "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
     }
     ae = StackedAutoencoder(
         dims=tuple(cfg.get("dims", (784, 500, 500, 2000, 10))),
         dropout=cfg["dropout"], init_std=cfg["init_std"], random_state=rng.spawn(1)[0]
     )
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     try:
         ae.fit(Xs, verbose=verbose, **cfg["ae"])
     except TrainingDivergedError as exc:
@@ -153,6 +154,7 @@ def run_config(name: str, cfg: dict, seed: int, verbose: bool) -> dict:
         record["status"] = f"diverged: {exc}"
         return record
     record["seconds"]["pretrain"] = round(time.perf_counter() - start, 2)
+    record["cpu_seconds"] = {"pretrain": round(time.process_time() - cpu, 2)}
     record["ae_loss"] = {
         "layerwise": [_loss_summary(log) for log in ae.history_["layerwise"]],
         "layerwise_curves": [log[:: max(1, len(log) // 10)] for log in ae.history_["layerwise"]],
@@ -181,13 +183,14 @@ def run_config(name: str, cfg: dict, seed: int, verbose: bool) -> dict:
             verbose=verbose,
             **params,
         )
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         try:
             model.fit(X, y)
         except TrainingDivergedError as exc:
             record["dec"].append({"params": params, "status": f"diverged: {exc}"})
             continue
         total = time.perf_counter() - start
+        cpu = time.process_time() - cpu
         record["dec"].append(
             {
                 "params": params,
@@ -196,9 +199,11 @@ def run_config(name: str, cfg: dict, seed: int, verbose: bool) -> dict:
                 "n_iter": model.n_iter_,
                 "seconds": {k: round(v, 2) for k, v in model.seconds_.items()},
                 "total_seconds": round(total, 2),
+                "cpu_seconds": round(cpu, 2),
                 "acc_curve": [h.get("acc") for h in model.history_],
             }
         )
+    record["load_after"] = os.getloadavg()[0]
     record["total_seconds"] = round(
         record["seconds"]["pretrain"] + max(d.get("total_seconds", 0) for d in record["dec"]), 2
     )
@@ -216,14 +221,17 @@ def run_preset(name: str, seed: int, verbose: bool) -> dict:
         "cpu_count": os.cpu_count(),
         "load_before": os.getloadavg()[0],
     }
+    record["blas_threads"] = os.environ.get("OPENBLAS_NUM_THREADS", "default")
     model = DEC(n_clusters=10, random_state=seed, verbose=verbose, **params)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     try:
         model.fit(X, y)
     except TrainingDivergedError as exc:
         record["status"] = f"diverged: {exc}"
         return record
     record["total_seconds"] = round(time.perf_counter() - start, 2)
+    record["cpu_seconds"] = round(time.process_time() - cpu, 2)
+    record["load_after"] = os.getloadavg()[0]
     record["seconds"] = {k: round(v, 2) for k, v in model.seconds_.items()}
     record["status"] = "ok"
     z = model.autoencoder_.transform(X * np.float32(model.scale_))
@@ -246,6 +254,8 @@ def _summary(rec: dict) -> str:
         parts.append(f"seconds {rec['seconds']}")
     if "total_seconds" in rec:
         parts.append(f"total {rec['total_seconds']:.1f}s")
+    if "cpu_seconds" in rec:
+        parts.append(f"cpu {rec['cpu_seconds']}")
     if "ae_loss" in rec:
         parts.append(
             "loss lw "

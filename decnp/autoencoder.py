@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 
 from .backend import Backend, get_backend, namespace, to_numpy
+from .checkpoint import Checkpoint, InterruptGuard, generator_state, set_generator_state
 from .layers import mse_loss
 from .network import Network
-from .optim import SGD, Adam
+from .optim import SGD, Adam, restore
 from .persistence import ModelFileError, load_arrays, save_arrays
 from .progress import Progress
 from .training import BatchSampler, check_loss
@@ -126,6 +127,9 @@ class StackedAutoencoder:
         finetune_lr: float | None = None,
         gamma: float = 0.1,
         verbose: bool = True,
+        checkpoint: str | os.PathLike | None = None,
+        checkpoint_every: int = 1000,
+        resume: bool = False,
     ) -> StackedAutoencoder:
         """Pretrain layer-wise, then fine-tune end to end.
 
@@ -152,6 +156,16 @@ class StackedAutoencoder:
             Factor of each learning-rate drop.
         verbose : bool
             Show a progress bar per phase.
+        checkpoint : path-like or None
+            Save the whole training state here every ``checkpoint_every``
+            iterations, at the end of each phase and on Ctrl-C (see
+            :mod:`decnp.checkpoint`).
+        checkpoint_every : int
+            Iterations between checkpoints (0: only at phase ends and on Ctrl-C).
+        resume : bool
+            Continue from ``checkpoint`` if it exists (it must come from a run with
+            the same data and arguments); on the same backend the result is the
+            one the uninterrupted run gives.
 
         Returns
         -------
@@ -166,8 +180,12 @@ class StackedAutoencoder:
         check_scalar(finetune_lr, "finetune_lr", low=0.0, low_inclusive=False)
         make_opt = self._optimizer_factory(optimizer, momentum, lr_step, gamma)
         make_opt([], lr)  # validates the other hyperparameters before any work
+        ckpt = Checkpoint(checkpoint, checkpoint_every) if checkpoint is not None else None
+        if resume and ckpt is None:
+            raise ValueError("resume=True needs checkpoint, the path of the checkpoint file")
         self.backend_ = b
-        rand = b.random(check_random_state(self.random_state))
+        generator = check_random_state(self.random_state)
+        rand = b.random(generator)
         self.n_features_in_ = check_array(X, "X").shape[1]
         if self.n_features_in_ != self.dims[0]:
             raise ValueError(
@@ -190,29 +208,6 @@ class StackedAutoencoder:
             )
             for i in range(L)
         ]
-        self.history_ = {"layerwise": [], "finetune": [], "seconds": {}}
-        if layerwise_iters > 0:
-            h = X
-            for i in range(L):
-                pair = Network(
-                    encoders[i].weights + decoders[i].weights, [enc_acts[i], dec_acts[i]]
-                )
-                phase = f"pretrain pair {i + 1}/{L} ({self.dims[i]}-{self.dims[i + 1]})"
-                log, seconds = _train_reconstruction(
-                    pair,
-                    h,
-                    layerwise_iters,
-                    batch_size,
-                    make_opt(pair.params, lr),
-                    [0.0 if i == 0 else self.dropout, 0.0 if i == L - 1 else self.dropout],
-                    rand,
-                    phase,
-                    verbose,
-                )
-                self.history_["layerwise"].append(log)
-                self.history_["seconds"][f"pair{i + 1}"] = seconds
-                if i + 1 < L:
-                    h = _forward_in_batches(encoders[i], h)
         self.encoder_ = Network(
             [wb for e in encoders for wb in e.weights], [a for e in encoders for a in e.activations]
         )
@@ -220,22 +215,111 @@ class StackedAutoencoder:
             [wb for d in reversed(decoders) for wb in d.weights],
             [a for d in reversed(decoders) for a in d.activations],
         )
+        # One phase per layer pair, then fine-tuning: (name, network, dropout, iters, lr).
+        phases = []
+        if layerwise_iters > 0:
+            for i in range(L):
+                pair = Network(
+                    encoders[i].weights + decoders[i].weights, [enc_acts[i], dec_acts[i]]
+                )
+                drop = [0.0 if i == 0 else self.dropout, 0.0 if i == L - 1 else self.dropout]
+                name = f"pretrain pair {i + 1}/{L} ({self.dims[i]}-{self.dims[i + 1]})"
+                phases.append((name, pair, drop, layerwise_iters, lr))
         if finetune_iters > 0:
-            deep = self._deep()
-            log, seconds = _train_reconstruction(
-                deep,
-                X,
+            phases.append(("fine-tune", self._deep(), 0.0, finetune_iters, finetune_lr))
+        self.history_ = {"layerwise": [], "finetune": [], "seconds": {}}
+        settings = {
+            **self._meta(),
+            "n_samples": int(X.shape[0]),
+            "random_state": self.random_state if isinstance(self.random_state, int) else None,
+            "fit": [
+                layerwise_iters,
                 finetune_iters,
                 batch_size,
-                make_opt(deep.params, finetune_lr),
-                0.0,
+                lr,
+                lr_step,
+                momentum,
+                optimizer,
+                finetune_lr,
+                gamma,
+            ],
+        }
+        state = ckpt.load("StackedAutoencoder-checkpoint", settings) if resume else None
+        first = 0
+        if state is not None:
+            arrays, meta = state
+            live = (self.encoder_, self.decoder_)
+            self._set_weights(arrays, ckpt.path)  # checks every shape
+            for dst, src in zip(live[0].params + live[1].params, self.params_()):
+                dst[...] = src  # in place: the phases' networks share these arrays
+            self.encoder_, self.decoder_ = live
+            first = meta["phase"]
+            self.history_ = meta["history"]
+            set_generator_state(generator, meta["rng"])
+
+        for k in range(first, len(phases)):
+            name, net, drop, iters, phase_lr = phases[k]
+            # A pair's input is the data through the pairs below it: deterministic, so
+            # it is recomputed rather than saved.
+            h = X
+            if name != "fine-tune" and k > 0:
+                below = Network(self.encoder_.weights[:k], self.encoder_.activations[:k])
+                h = _forward_in_batches(below, X)
+            opt = make_opt(net.params, phase_lr)
+            sampler = BatchSampler(X.shape[0], batch_size, rand)
+            log, start = [], 0
+            if state is not None and k == first:
+                arrays, meta = state
+                restore(opt, [arrays[f"opt{j}"] for j in range(len(opt.buffers))], meta["t"])
+                sampler.set_state(arrays["order"], meta["pos"])
+                log, start = [tuple(e) for e in meta["log"]], meta["t"]
+
+            def save(
+                t: int, k: int = k, opt: Any = opt, sampler: Any = sampler, log: list = log
+            ) -> None:
+                order, pos = sampler.state()
+                arrays = {**self._arrays(), "order": order}
+                arrays |= {f"opt{j}": to_numpy(v) for j, v in enumerate(opt.buffers)}
+                meta = {
+                    "phase": k,
+                    "t": t,
+                    "pos": pos,
+                    "log": log,
+                    "history": self.history_,
+                    "rng": generator_state(generator),
+                    "settings": settings,
+                }
+                ckpt.save("StackedAutoencoder-checkpoint", arrays, meta)
+
+            seconds = _train_reconstruction(
+                net,
+                h,
+                iters,
+                opt,
+                sampler,
+                drop,
                 rand,
-                "fine-tune",
+                name,
                 verbose,
+                log,
+                start,
+                save if ckpt is not None else None,
+                ckpt.every if ckpt is not None else 0,
             )
-            self.history_["finetune"] = log
-            self.history_["seconds"]["finetune"] = seconds
+            key = "finetune" if name == "fine-tune" else f"pair{k + 1}"
+            self.history_["seconds"][key] = self.history_["seconds"].get(key, 0.0) + seconds
+            if name == "fine-tune":
+                self.history_["finetune"] = log
+            else:
+                self.history_["layerwise"].append(log)
+            if ckpt is not None and k + 1 < len(phases):  # the next phase, not yet begun
+                fresh = make_opt(phases[k + 1][1].params, phases[k + 1][4])
+                save(0, k=k + 1, opt=fresh, sampler=BatchSampler(1, 1, rand), log=[])
         return self
+
+    def params_(self) -> list[Any]:
+        """Encoder then decoder parameters, as one flat list."""
+        return self.encoder_.params + self.decoder_.params
 
     @staticmethod
     def _optimizer_factory(name: str, momentum: float, lr_step: int | None, gamma: float):
@@ -347,37 +431,53 @@ def _train_reconstruction(
     net: Network,
     X: Any,
     iters: int,
-    batch_size: int,
     opt: Any,
+    sampler: BatchSampler,
     dropout: float | list[float],
     rand: Any,
     phase: str,
     verbose: bool,
+    log: list,
+    start: int = 0,
+    save: Any = None,
+    every: int = 0,
     log_every: int = 100,
-) -> tuple[list[tuple[int, float]], float]:
+) -> float:
     """Minibatch training of ``net`` to reconstruct its (clean) input.
 
-    Returns the (iteration, loss) log, sampled every ``log_every`` iterations
-    (reading the loss forces a device sync, so not every step), and the seconds.
+    Runs iterations ``start .. iters - 1``, appending (iteration, loss) to ``log``
+    every ``log_every`` iterations (reading the loss forces a device sync, so not
+    every step). ``save(t)`` writes a checkpoint after ``t`` completed iterations:
+    every ``every`` iterations and on Ctrl-C, and only once the loss is known to
+    be finite, so a diverged run never overwrites the last good checkpoint.
+    Returns the seconds spent.
     """
     xp = namespace(X)
-    sampler = BatchSampler(X.shape[0], batch_size, rand)
     progress = Progress(iters, phase, enabled=verbose)
-    log = []
-    for t in range(iters):
-        xb = xp.take(X, sampler.next(), axis=0)
-        out, cache = net.forward(xb, dropout=dropout, rand=rand)
-        loss, dout = mse_loss(out, xb)
-        if isinstance(opt, SGD):
-            net.backward_sgd(dout, cache, opt)
-            opt.tick()
-        else:
-            opt.step(net.backward(dout, cache)[1])
-        if t % log_every == 0 or t == iters - 1:
-            value = check_loss(float(loss), phase, t)
-            log.append((t, value))
-            progress.update(t + 1 - progress.done, loss=value)
-    return log, progress.close()
+    progress.done = start
+    with InterruptGuard() as guard:
+        for t in range(start, iters):
+            xb = xp.take(X, sampler.next(), axis=0)
+            out, cache = net.forward(xb, dropout=dropout, rand=rand)
+            loss, dout = mse_loss(out, xb)
+            if isinstance(opt, SGD):
+                net.backward_sgd(dout, cache, opt)
+                opt.tick()
+            else:
+                opt.step(net.backward(dout, cache)[1])
+            done = t + 1
+            saving = save is not None and (guard.pending or (every > 0 and done % every == 0))
+            if t % log_every == 0 or done == iters or saving:
+                value = check_loss(float(loss), phase, t)
+                if t % log_every == 0 or done == iters:
+                    log.append((t, value))
+                progress.update(done - progress.done, loss=value)
+            if saving:
+                save(done)
+            if guard.pending:
+                progress.close()
+                raise KeyboardInterrupt(f"{phase} interrupted after iteration {done}")
+    return progress.close()
 
 
 def _forward_in_batches(net: Network, X: Any, batch_size: int = 4096) -> Any:

@@ -214,10 +214,6 @@ class Random:
             return xp.argsort(self._device_rng.random(n))
         return self.backend.asarray(self.generator.permutation(n))
 
-    def spawn(self) -> Random:
-        """An independent child stream (for one phase of a longer run)."""
-        return Random(self.backend, self.generator.spawn(1)[0])
-
 
 def _host_dtype(dtype: Any) -> np.dtype:
     """The NumPy dtype that matches a namespace dtype (float32, float64)."""

@@ -38,6 +38,18 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--seed", type=int, default=0, help="random seed")
     fit.add_argument("--out", type=Path, default=Path("decnp-out"), help="output directory")
     fit.add_argument("--quiet", action="store_true", help="no progress bars")
+    fit.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="save DIR/checkpoint.npz every N iterations (and on Ctrl-C); 0: phase ends only",
+    )
+    fit.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from DIR/checkpoint.npz (same data and options)",
+    )
 
     pred = sub.add_parser("predict", help="label new data with a saved model")
     pred.add_argument("model", type=Path, help="model.npz written by decnp fit")
@@ -64,18 +76,28 @@ def _fit(args: argparse.Namespace) -> int:
         X, y = datasets.load_mnist("test" if args.dataset == "mnist-test" else "all")
         source = args.dataset
     print(f"data: {source}, {X.shape[0]} samples x {X.shape[1]} features", file=sys.stderr)
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
     model = DEC(
         n_clusters=args.clusters,
         device=args.device,
         random_state=args.seed,
         verbose=not args.quiet,
+        checkpoint=out / "checkpoint.npz",
+        checkpoint_every=args.checkpoint_every,
         **preset(args.preset),
     )
     start = time.perf_counter()
-    model.fit(X, y)
+    try:
+        model.fit(X, y, resume=args.resume)
+    except KeyboardInterrupt:
+        print(
+            f"interrupted; the state is in {out}/checkpoint.npz: run the same command "
+            "with --resume to continue",
+            file=sys.stderr,
+        )
+        return 130
     total = time.perf_counter() - start
-    out = args.out
-    out.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {
         "data": source,
         "n_samples": int(X.shape[0]),
@@ -98,6 +120,7 @@ def _fit(args: argparse.Namespace) -> int:
     atomic_write(out / "labels.npy", lambda f: np.save(f, model.labels_))
     model.save(out / "model.npz")
     _figures(model, X, out)
+    (out / "checkpoint.npz").unlink(missing_ok=True)  # the run is complete
     summary = ", ".join(f"{k} {result[k]:.4f}" for k in ("acc", "nmi", "ari") if k in result)
     print(f"{summary + ', ' if summary else ''}{total:.1f} s; results in {out}/")
     return 0

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import time
 from typing import Any
@@ -24,15 +25,18 @@ import numpy as np
 from . import metrics
 from .autoencoder import StackedAutoencoder, _forward_in_batches
 from .backend import get_backend, to_numpy
+from .checkpoint import Checkpoint, InterruptGuard, generator_state, set_generator_state
 from .datasets import unit_energy_scale
 from .kmeans import kmeans
 from .network import Network
-from .objective import _kl, _kl_gradients, soft_assignment, target_distribution
-from .optim import SGD
-from .persistence import load_arrays, save_arrays
+from .objective import _kernel, _kl, _kl_gradients, _target, soft_assignment
+from .optim import SGD, restore
+from .persistence import file_kind, load_arrays, save_arrays
 from .progress import Progress
 from .training import BatchSampler, check_loss
 from .validation import check_array, check_choice, check_random_state, check_scalar
+
+_KIND = "DEC-checkpoint"
 
 
 class DEC:
@@ -83,6 +87,12 @@ class DEC:
     random_state : None, int or numpy.random.Generator
     verbose : bool
         Progress bars on standard error.
+    checkpoint : path-like or None
+        Save the whole state of ``fit`` here every ``checkpoint_every``
+        iterations, after pretraining and on Ctrl-C; ``fit(X, resume=True)``
+        continues from it (see :mod:`decnp.checkpoint`).
+    checkpoint_every : int
+        Iterations between checkpoints (0: only at phase ends and on Ctrl-C).
 
     Attributes
     ----------
@@ -132,6 +142,8 @@ class DEC:
         device: str = "cpu",
         random_state: Any = None,
         verbose: bool = True,
+        checkpoint: str | os.PathLike | None = None,
+        checkpoint_every: int = 1000,
     ) -> None:
         self.n_clusters = n_clusters
         self.hidden_dims = hidden_dims
@@ -156,6 +168,8 @@ class DEC:
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.checkpoint = checkpoint
+        self.checkpoint_every = checkpoint_every
 
     def _check_params(self, n_samples: int) -> None:
         check_scalar(self.n_clusters, "n_clusters", integer=True, low=2)
@@ -198,7 +212,7 @@ class DEC:
 
     # -- fitting ------------------------------------------------------------
 
-    def fit(self, X: Any, y: Any = None) -> DEC:
+    def fit(self, X: Any, y: Any = None, resume: bool = False) -> DEC:
         """Pretrain (unless an autoencoder was given), initialise with k-means, cluster.
 
         Parameters
@@ -206,6 +220,10 @@ class DEC:
         X : array_like, shape (n_samples, n_features)
         y : array_like of int, shape (n_samples,), optional
             True classes, used only to log accuracy, NMI and ARI in ``history_``.
+        resume : bool
+            Continue from ``checkpoint`` if it exists; it must come from a run with
+            the same data and parameters. On the same backend the result equals
+            the uninterrupted run's.
 
         Returns
         -------
@@ -220,19 +238,37 @@ class DEC:
                 )
         self._check_params(X.shape[0])
         get_backend(self.device)  # an unknown device fails before any work
+        ckpt = None
+        if self.checkpoint is not None:
+            ckpt = Checkpoint(self.checkpoint, self.checkpoint_every)
+        if resume and ckpt is None:
+            raise ValueError("resume=True needs checkpoint, the path of the checkpoint file")
         rng = check_random_state(self.random_state)
+        ae_rng = rng.spawn(1)[0]
         self.n_features_in_ = X.shape[1]
         self.scale_ = unit_energy_scale(to_numpy(X)) if self.scale == "unit_energy" else 1.0
         self.seconds_ = {}
+        settings = {**self._settings(), "n_samples": X.shape[0], "n_features": X.shape[1]}
+        saved = None
+        if resume and file_kind(ckpt.path) == _KIND:
+            saved = ckpt.load(_KIND, settings)
+            arrays, meta = saved
+            set_generator_state(rng, meta["rng"])
+            self.seconds_ = meta["seconds"]
 
         ae = self.autoencoder
-        if ae is None:
+        if ae is not None and ae.dims[0] != X.shape[1]:
+            raise ValueError(f"autoencoder expects {ae.dims[0]} features but X has {X.shape[1]}")
+        if ae is None and saved is not None:
+            ae = StackedAutoencoder._from_meta(meta["autoencoder"], self.device)
+            ae._set_weights({k[3:]: v for k, v in arrays.items() if k.startswith("ae_")}, ckpt.path)
+        elif ae is None:
             start = time.perf_counter()
             ae = StackedAutoencoder(
                 dims=(X.shape[1],) + tuple(self.hidden_dims),
                 dropout=self.dropout,
                 device=self.device,
-                random_state=rng.spawn(1)[0],
+                random_state=ae_rng,
             )
             ae.fit(
                 to_numpy(X) * np.float32(self.scale_) if self.scale_ != 1.0 else X,
@@ -244,10 +280,11 @@ class DEC:
                 optimizer=self.pretrain_optimizer,
                 finetune_lr=self.finetune_lr,
                 verbose=self.verbose,
+                checkpoint=None if ckpt is None else ckpt.path,
+                checkpoint_every=0 if ckpt is None else ckpt.every,
+                resume=resume,
             )
             self.seconds_["pretrain"] = time.perf_counter() - start
-        elif ae.dims[0] != X.shape[1]:
-            raise ValueError(f"autoencoder expects {ae.dims[0]} features but X has {X.shape[1]}")
         self.autoencoder_ = ae
         self.backend_ = ae.backend_
         xp = self.backend_.xp
@@ -257,74 +294,149 @@ class DEC:
             list(ae.encoder_.activations),
         )
         Xd = self._to_device(X)
-
-        progress = Progress(1, "k-means", enabled=self.verbose)
         z = _forward_in_batches(self.encoder_, Xd)
-        mu, _, _ = kmeans(z, self.n_clusters, n_init=self.n_init, random_state=rng)
-        progress.update(1)
-        self.seconds_["kmeans"] = progress.close()
+
+        def save(stage: str, t: int = 0, extra: dict | None = None, extra_meta: dict | None = None):
+            arrays = (
+                {}
+                if self.autoencoder is not None
+                else {f"ae_{k}": v for k, v in ae._arrays().items()}
+            )
+            meta = {
+                "stage": stage,
+                "t": t,
+                "rng": generator_state(rng),
+                "settings": settings,
+                "seconds": self.seconds_,
+                "autoencoder": ae._meta(),
+            }
+            ckpt.save(_KIND, arrays | (extra or {}), meta | (extra_meta or {}))
+
+        if saved is not None and meta["stage"] == "cluster":
+            mu = self.backend_.asarray(arrays["mu"], ae.dtype)
+        else:
+            if ckpt is not None and saved is None:
+                save("pretrained")  # k-means and clustering can restart from here
+            progress = Progress(1, "k-means", enabled=self.verbose)
+            mu, _, _ = kmeans(z, self.n_clusters, n_init=self.n_init, random_state=rng)
+            progress.update(1)
+            self.seconds_["kmeans"] = progress.close()
+            saved = None
 
         start = time.perf_counter()
-        mu = self._cluster(Xd, z, mu, y, rng)
-        self.seconds_["cluster"] = time.perf_counter() - start
+        self._cluster(Xd, z, mu, y, rng, saved, save if ckpt is not None else None)
+        self.seconds_["cluster"] = self.seconds_.get("cluster", 0.0) + time.perf_counter() - start
         self.cluster_centers_ = to_numpy(mu)
         self._mu = mu
         self.labels_ = self._predict_device(Xd)
         return self
 
-    def _cluster(self, Xd: Any, z: Any, mu: Any, y: Any, rng: np.random.Generator) -> Any:
-        """The clustering phase: SGD on KL(P || Q), P refreshed over all the data."""
+    def _settings(self) -> dict:
+        """The parameters that decide the result, for checking a checkpoint fits the run."""
+        skip = {"autoencoder", "verbose", "checkpoint", "checkpoint_every", "device"}
+        out = {k: v for k, v in vars(self).items() if k in _PARAMS and k not in skip}
+        if not isinstance(self.random_state, int):
+            out["random_state"] = None
+        return out
+
+    def _cluster(
+        self,
+        Xd: Any,
+        z: Any,
+        mu: Any,
+        y: Any,
+        rng: np.random.Generator,
+        saved: tuple | None,
+        save: Any,
+    ) -> None:
+        """The clustering phase: SGD on KL(P || Q), P refreshed over all the data.
+
+        Updates ``self.encoder_`` (with backprop) and ``mu`` in place. ``saved`` is a
+        checkpoint's (arrays, meta) to continue from; ``save(stage, t, arrays,
+        meta)`` writes one.
+        """
         xp = self.backend_.xp
         rand = self.backend_.random(rng)
         n = Xd.shape[0]
         params = (self.encoder_.params if self.backprop else []) + [mu]
         opt = SGD(params, lr=self.lr, momentum=self.momentum)
         sampler = BatchSampler(n, self.batch_size, rand)
-        progress = Progress(max(self.max_iter, 1), "clustering", enabled=self.verbose)
         self.history_ = []
-        previous = None
-        t = 0
-        while True:
-            if t % self.update_interval == 0 or t == self.max_iter:
-                if self.backprop or t == 0:
-                    z = _forward_in_batches(self.encoder_, Xd)
-                q = soft_assignment(z, mu, self.alpha)
-                p = target_distribution(q)
-                labels = to_numpy(xp.argmax(q, axis=1))
-                entry = {
-                    "iteration": t,
-                    "loss": check_loss(float(_kl(p, q)), "clustering", t),
-                }
-                if previous is not None:
-                    entry["delta"] = float(np.mean(labels != previous))
-                if y is not None:
-                    entry["acc"] = metrics.cluster_accuracy(y, labels)
-                    entry["nmi"] = metrics.nmi(y, labels)
-                    entry["ari"] = metrics.ari(y, labels)
-                self.history_.append(entry)
-                shown = {k: v for k, v in entry.items() if k != "iteration"}
-                progress.update(t - progress.done, **shown)
-                if t == self.max_iter or entry.get("delta", 1.0) < self.tol:
-                    break
-                previous = labels
-            idx = sampler.next()
-            p_batch = xp.take(p, idx, axis=0)
-            if self.backprop:
-                z_batch, cache = self.encoder_.forward(xp.take(Xd, idx, axis=0))
-            else:
-                z_batch = xp.take(z, idx, axis=0)
-            dz, dmu, _ = _kl_gradients(z_batch, mu, p_batch, self.alpha)
-            # Descend the batch mean of L, so the learning rate does not depend on
-            # the batch size (the paper's Caffe loss layer normalises by the batch).
-            scale = 1.0 / z_batch.shape[0]
-            opt.update(len(params) - 1, dmu * scale)
-            if self.backprop:
-                self.encoder_.backward_sgd(dz * scale, cache, opt)
-            opt.tick()
-            t += 1
+        previous, p, t = None, None, 0
+        if saved is not None:
+            arrays, meta = saved
+            for i, (w, b) in enumerate(self.encoder_.weights):
+                w[...] = self.backend_.asarray(arrays[f"enc_W{i}"], w.dtype)
+                b[...] = self.backend_.asarray(arrays[f"enc_b{i}"], b.dtype)
+            restore(opt, [arrays[f"opt{j}"] for j in range(len(opt.buffers))], meta["t"])
+            sampler.set_state(arrays["order"], meta["pos"])
+            p = self.backend_.asarray(arrays["p"], mu.dtype)
+            previous = arrays["previous"] if arrays["previous"].size else None
+            self.history_, t = meta["history"], meta["t"]
+        progress = Progress(max(self.max_iter, 1), "clustering", enabled=self.verbose)
+        progress.done = t
+
+        def checkpoint(t: int) -> None:
+            order, pos = sampler.state()
+            arrays = {"mu": to_numpy(mu), "p": to_numpy(p), "order": order}
+            arrays["previous"] = np.zeros(0, np.int64) if previous is None else previous
+            arrays |= {f"opt{j}": to_numpy(v) for j, v in enumerate(opt.buffers)}
+            for i, (w, b) in enumerate(self.encoder_.weights):
+                arrays[f"enc_W{i}"], arrays[f"enc_b{i}"] = to_numpy(w), to_numpy(b)
+            save("cluster", t, arrays, {"pos": pos, "history": self.history_})
+
+        with InterruptGuard() as guard:
+            while True:
+                if t % self.update_interval == 0 or t == self.max_iter:
+                    if self.backprop and t > 0:
+                        z = _forward_in_batches(self.encoder_, Xd)
+                    # Unchecked maths: a diverged run must reach check_loss below and
+                    # be reported as such, not as "z contains NaN".
+                    q = _kernel(z, mu, self.alpha)[0]
+                    p = _target(q)
+                    labels = to_numpy(xp.argmax(q, axis=1))
+                    entry = {
+                        "iteration": t,
+                        "loss": check_loss(float(_kl(p, q)), "clustering", t),
+                    }
+                    if previous is not None:
+                        entry["delta"] = float(np.mean(labels != previous))
+                    if y is not None:
+                        entry["acc"] = metrics.cluster_accuracy(y, labels)
+                        entry["nmi"] = metrics.nmi(y, labels)
+                        entry["ari"] = metrics.ari(y, labels)
+                    self.history_.append(entry)
+                    shown = {k: v for k, v in entry.items() if k != "iteration"}
+                    progress.update(t - progress.done, **shown)
+                    if t == self.max_iter or entry.get("delta", 1.0) < self.tol:
+                        break
+                    previous = labels
+                idx = sampler.next()
+                p_batch = xp.take(p, idx, axis=0)
+                if self.backprop:
+                    z_batch, cache = self.encoder_.forward(xp.take(Xd, idx, axis=0))
+                else:
+                    z_batch = xp.take(z, idx, axis=0)
+                dz, dmu, _ = _kl_gradients(z_batch, mu, p_batch, self.alpha)
+                # Descend the batch mean of L, so the learning rate does not depend
+                # on the batch size (the paper's Caffe loss layer normalises by it).
+                scale = 1.0 / z_batch.shape[0]
+                opt.update(len(params) - 1, dmu * scale)
+                if self.backprop:
+                    self.encoder_.backward_sgd(dz * scale, cache, opt)
+                opt.tick()
+                t += 1
+                if save is not None and (
+                    guard.pending or (self.checkpoint_every > 0 and t % self.checkpoint_every == 0)
+                ):
+                    # The weights must be finite before they replace a good checkpoint.
+                    check_loss(sum(float(xp.sum(w)) for w in params), "clustering", t)
+                    checkpoint(t)
+                if guard.pending:
+                    progress.close()
+                    raise KeyboardInterrupt(f"clustering interrupted after iteration {t}")
         self.n_iter_ = t
         progress.close()
-        return mu
 
     # -- inference ----------------------------------------------------------
 
@@ -429,3 +541,6 @@ class DEC:
         model.scale_ = scale
         model.n_features_in_ = dims[0]
         return model
+
+
+_PARAMS = tuple(inspect.signature(DEC.__init__).parameters)[1:]

@@ -247,6 +247,20 @@ def check_autoencoder_mse(b: Backend, rng: np.random.Generator) -> list[GradChec
     return _network_checks("autoencoder + mse (dropout)", net, loss, grads)
 
 
+def check_tsne(b: Backend, rng: np.random.Generator) -> list[GradCheck]:
+    """t-SNE's KL(P || Q) in the map, P from 8 random points with perplexity 3."""
+    from . import tsne  # local import keeps this late addition self-contained
+
+    x, y = _data(b, rng, 8, 5), _data(b, rng, 8, 2)
+    p = tsne.joint_probabilities(x, perplexity=3.0)
+    _, dy = tsne.tsne_kl_gradient(y, p)
+
+    def loss(_: Any) -> float:
+        return tsne.tsne_kl_gradient(y, p)[0]
+
+    return [GradCheck("t-sne kl", "Y", dy, numerical_gradient(loss, y))]
+
+
 #: Every gradient check, in the order the table prints them.
 CHECKS: list[Callable[[Backend, np.random.Generator], list[GradCheck]]] = [
     check_dense,
@@ -257,6 +271,7 @@ CHECKS: list[Callable[[Backend, np.random.Generator], list[GradCheck]]] = [
     check_kl,
     check_encoder_kl,
     check_autoencoder_mse,
+    check_tsne,
 ]
 
 

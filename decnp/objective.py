@@ -110,6 +110,11 @@ def target_distribution(q: Any) -> Any:
         Rows sum to 1.
     """
     _check_distribution(q, "q")
+    return _target(q)
+
+
+def _target(q: Any) -> Any:
+    """Unchecked :func:`target_distribution` for the training loop."""
     xp = namespace(q)
     # A cluster nobody belongs to has f_j -> 0; its q_ij^2 is then 0 too, and the
     # floor keeps 0/0 out of the result.
@@ -147,8 +152,10 @@ def _kl(p: Any, q: Any) -> Any:
     """KL(P || Q) as a 0-d array (no host sync), inputs unchecked."""
     xp = namespace(p, q)
     tiny = xp.finfo(q.dtype).smallest_normal
-    safe_p = xp.where(p > 0, p, 1.0)
-    terms = xp.where(p > 0, p * (xp.log(safe_p) - xp.log(xp.maximum(q, tiny))), 0.0)
+    # 0 log 0 = 0, tested as p == 0 (not p > 0) so that a NaN in p, from a diverged
+    # run, propagates to L instead of vanishing.
+    safe_p = xp.where(p == 0, 1.0, p)
+    terms = xp.where(p == 0, 0.0, p * (xp.log(safe_p) - xp.log(xp.maximum(q, tiny))))
     return xp.sum(terms)
 
 

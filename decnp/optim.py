@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .backend import gemm_at_b, namespace
+from .backend import backend_of, gemm_at_b, namespace
 from .validation import check_scalar
 
 
@@ -109,6 +109,11 @@ class SGD:
         """Count one finished step (moves the learning-rate schedule on)."""
         self.t += 1
 
+    @property
+    def buffers(self) -> list[Any]:
+        """The state beyond the parameters (the velocities), for checkpoints."""
+        return self.velocity
+
 
 class Adam:
     """Adam (Kingma & Ba, 2015) with bias correction.
@@ -155,6 +160,11 @@ class Adam:
         """η_t for the next step."""
         return self.schedule(self.t)
 
+    @property
+    def buffers(self) -> list[Any]:
+        """The state beyond the parameters (both moment estimates), for checkpoints."""
+        return self.m + self.v
+
     def step(self, grads: list[Any]) -> None:
         """Apply one update with gradients aligned with ``params``."""
         lr = self.current_lr()
@@ -168,3 +178,14 @@ class Adam:
             v *= self.beta2
             v += (1.0 - self.beta2) * (g * g)
             p -= lr * (m / correct1) / (xp.sqrt(v / correct2) + self.eps)
+
+
+def restore(opt: SGD | Adam, buffers: list[Any], t: int) -> None:
+    """Load an optimiser's :attr:`buffers` (host arrays) and step count in place."""
+    if len(buffers) != len(opt.buffers):
+        raise ValueError(f"expected {len(opt.buffers)} optimiser buffers, got {len(buffers)}")
+    for buf, saved in zip(opt.buffers, buffers):
+        if tuple(buf.shape) != tuple(saved.shape):
+            raise ValueError(f"optimiser buffer of shape {saved.shape} does not fit {buf.shape}")
+        buf[...] = backend_of(buf).asarray(saved, dtype=buf.dtype)
+    opt.t = int(t)

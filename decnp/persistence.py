@@ -121,3 +121,12 @@ def load_arrays(
         if a.dtype.kind not in "biuf":
             raise ModelFileError(f"{str(path)!r}: array {name!r} has non-numeric dtype {a.dtype}")
     return arrays, meta
+
+
+def file_kind(path: str | os.PathLike) -> str | None:
+    """The ``kind`` recorded in a decnp file, or None if it is missing or unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return json.loads(str(npz["__meta__"])).get("kind")
+    except Exception:  # any unreadable file simply has no kind
+        return None

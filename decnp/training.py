@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .backend import Random
+import numpy as np
+
+from .backend import Random, to_numpy
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -47,6 +49,17 @@ class BatchSampler:
         self._order = None
         self._pos = self.per_epoch
 
+    def state(self) -> tuple[np.ndarray, int]:
+        """The current epoch's order (host array, empty before the first batch) and position."""
+        order = np.zeros(0, np.int64) if self._order is None else to_numpy(self._order)
+        return order, self._pos
+
+    def set_state(self, order: np.ndarray, pos: int) -> None:
+        """Continue from a state returned by :meth:`state`."""
+        if order.size:
+            self._order = self.rand.backend.asarray(order)
+            self._pos = int(pos)
+
     def next(self) -> Any:
         """Index array of the next batch, shape (batch_size,)."""
         if self._pos >= self.per_epoch:
@@ -55,8 +68,3 @@ class BatchSampler:
         start = self._pos * self.batch_size
         self._pos += 1
         return self._order[start : start + self.batch_size]
-
-
-def epochs_to_iters(epochs: float, n: int, batch_size: int) -> int:
-    """Iterations that make ``epochs`` passes over ``n`` samples (at least one)."""
-    return max(1, math.ceil(epochs * n / min(batch_size, n)))

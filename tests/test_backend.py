@@ -231,21 +231,6 @@ def test_random_normal_statistics(backend):
     assert abs(xh.mean()) < 0.01
 
 
-def test_random_spawn_independent(backend):
-    xp = backend.xp
-    parent = backend.random(4)
-    child = parent.spawn()
-    assert isinstance(child, Random)
-    assert not np.array_equal(
-        to_numpy(parent.uniform((8,), xp.float64)), to_numpy(child.uniform((8,), xp.float64))
-    )
-    # spawning is itself reproducible
-    c1, c2 = backend.random(4).spawn(), backend.random(4).spawn()
-    np.testing.assert_array_equal(
-        to_numpy(c1.uniform((8,), xp.float64)), to_numpy(c2.uniform((8,), xp.float64))
-    )
-
-
 def test_backend_random_shares_generator():
     gen = np.random.default_rng(0)
     assert get_backend("cpu").random(gen).generator is gen

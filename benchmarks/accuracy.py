@@ -1,0 +1,151 @@
+"""Clustering accuracy on full MNIST (70,000 digits), as in Table 2 of the DEC paper.
+
+For each preset and seed this runs, on the same data:
+
+* k-means on the pixels (the paper's "k-means" row),
+* DEC, which pretrains the stacked autoencoder, then clusters,
+* AE + k-means: k-means on the embedding of that same pretrained autoencoder,
+* DEC without backprop: only the centres move, the same autoencoder frozen,
+
+and records accuracy, NMI, ARI and the wall time of every phase. Results are
+written after every run (atomically), so an interrupted benchmark keeps what it
+measured; ``--summary`` prints the README table from the JSON file.
+
+Example::
+
+    python benchmarks/accuracy.py --preset fast --seeds 0 1 2 3 4
+    python benchmarks/accuracy.py --summary
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from decnp import DEC, datasets, kmeans, metrics  # noqa: E402
+from decnp.persistence import atomic_write  # noqa: E402
+from decnp.presets import preset  # noqa: E402
+
+SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
+PAPER = {"k-means": 53.49, "AE + k-means": None, "DEC w/o backprop": 79.82, "DEC": 84.30}
+METHODS = ("k-means", "AE + k-means", "DEC w/o backprop", "DEC")
+
+
+def _scores(y: np.ndarray, labels: np.ndarray, seconds: float) -> dict:
+    return {
+        "acc": metrics.cluster_accuracy(y, labels),
+        "nmi": metrics.nmi(y, labels),
+        "ari": metrics.ari(y, labels),
+        "seconds": round(seconds, 2),
+    }
+
+
+def run_one(X: np.ndarray, y: np.ndarray, name: str, seed: int, verbose: bool) -> dict:
+    """All four methods for one preset and seed."""
+    kwargs = preset(name)
+    out: dict = {"preset": name, "seed": seed, "schedule": kwargs, "methods": {}}
+
+    start = time.perf_counter()
+    _, labels, _ = kmeans(X, 10, n_init=kwargs["n_init"], random_state=seed)
+    out["methods"]["k-means"] = _scores(y, np.asarray(labels), time.perf_counter() - start)
+
+    dec = DEC(n_clusters=10, random_state=seed, verbose=verbose, **kwargs).fit(X, y)
+    out["methods"]["DEC"] = _scores(y, dec.labels_, sum(dec.seconds_.values()))
+    out["phase_seconds"] = {k: round(v, 2) for k, v in dec.seconds_.items()}
+    out["dec_iterations"] = dec.n_iter_
+
+    ae = dec.autoencoder_
+    start = time.perf_counter()
+    z = ae.transform(X * np.float32(dec.scale_))
+    _, labels, _ = kmeans(z, 10, n_init=kwargs["n_init"], random_state=seed)
+    out["methods"]["AE + k-means"] = _scores(y, np.asarray(labels), time.perf_counter() - start)
+
+    frozen = DEC(
+        n_clusters=10,
+        autoencoder=ae,
+        backprop=False,
+        random_state=seed,
+        verbose=verbose,
+        **{
+            k: v
+            for k, v in kwargs.items()
+            if k in ("lr", "momentum", "update_interval", "tol", "max_iter", "n_init", "batch_size")
+        },
+    ).fit(X, y)
+    out["methods"]["DEC w/o backprop"] = _scores(y, frozen.labels_, sum(frozen.seconds_.values()))
+    return out
+
+
+def summary(results: list[dict]) -> str:
+    """Markdown table: mean ± std accuracy (and NMI) over seeds, per preset and method."""
+    lines = [
+        "| method | paper acc. | preset | n | seeds | acc. (mean ± sd) | NMI (mean) | seconds (mean) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, n in sorted({(r["preset"], r["n_samples"]) for r in results}):
+        runs = [r for r in results if (r["preset"], r["n_samples"]) == (name, n)]
+        for method in METHODS:
+            accs = [100 * r["methods"][method]["acc"] for r in runs]
+            nmis = [r["methods"][method]["nmi"] for r in runs]
+            secs = [r["methods"][method]["seconds"] for r in runs]
+            sd = statistics.stdev(accs) if len(accs) > 1 else 0.0
+            paper = f"{PAPER[method]:.2f}%" if PAPER[method] is not None else "–"
+            lines.append(
+                f"| {method} | {paper} | {name} | {n} | {len(runs)} | {statistics.mean(accs):.2f}% ± "
+                f"{sd:.2f} | {statistics.mean(nmis):.3f} | {statistics.mean(secs):.0f} |"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", nargs="+", default=["fast"], choices=["fast", "paper"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    parser.add_argument(
+        "--subset",
+        default="all",
+        choices=["all", "test"],
+        help="'test' (10,000 digits) for a quick check",
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/accuracy.json")
+    parser.add_argument("--summary", action="store_true", help="print the table and exit")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+
+    results = json.loads(args.out.read_text())["runs"] if args.out.exists() else []
+    if args.summary:
+        print(summary(results))
+        return 0
+    data_dir = SHARED_MNIST if SHARED_MNIST.is_dir() else None
+    X, y = datasets.load_mnist(args.subset, data_dir=data_dir)
+    for name in args.preset:
+        for seed in args.seeds:
+            result = run_one(X, y, name, seed, verbose=not args.quiet)
+            result["n_samples"] = int(X.shape[0])
+            result["command"] = " ".join(["python"] + sys.argv)
+            results = [
+                r
+                for r in results
+                if (r["preset"], r["seed"], r.get("n_samples")) != (name, seed, X.shape[0])
+            ] + [result]
+            payload = {"machine": platform.processor() or platform.machine(), "runs": results}
+            text = json.dumps(payload, indent=1) + "\n"
+            atomic_write(args.out, lambda f, text=text: f.write(text.encode()))
+            accs = {m: round(v["acc"], 4) for m, v in result["methods"].items()}
+            print(f"preset {name} seed {seed}: {accs}", flush=True)
+    print(summary(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

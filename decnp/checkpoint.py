@@ -1,0 +1,114 @@
+"""Checkpoints: the whole state of a training run, so it can stop and go on exactly.
+
+A checkpoint is a model file (see :mod:`decnp.persistence`: ``.npz``, no pickle,
+written atomically) holding every array the run needs — weights, optimiser
+buffers, the batch order — and, in its metadata, the iteration, the random
+generator's state and the run's settings. Resuming from it replays the rest of
+the run with the same random numbers, so on the same backend the result is the
+one the uninterrupted run would have given.
+
+Ctrl-C is caught between iterations (never in the middle of an update, which
+would leave half-updated weights): the run writes a checkpoint, then stops with
+``KeyboardInterrupt``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .persistence import ModelFileError, load_arrays, save_arrays
+from .validation import check_scalar
+
+
+class Checkpoint:
+    """Where and how often a run saves its state.
+
+    Parameters
+    ----------
+    path : path-like
+        The checkpoint file (``.npz``); replaced atomically on every save.
+    every : int
+        Iterations between saves (0: only on Ctrl-C and at phase ends).
+    """
+
+    def __init__(self, path: str | os.PathLike, every: int = 1000) -> None:
+        self.path = Path(path)
+        self.every = check_scalar(every, "checkpoint_every", integer=True, low=0)
+
+    def due(self, iteration: int) -> bool:
+        """Whether a save is due after ``iteration`` completed iterations."""
+        return self.every > 0 and iteration % self.every == 0
+
+    def save(self, kind: str, arrays: dict[str, np.ndarray], meta: dict) -> None:
+        """Write the state atomically (the previous checkpoint survives a crash)."""
+        save_arrays(self.path, kind, arrays, meta)
+
+    def load(self, kind: str, settings: dict) -> tuple[dict[str, np.ndarray], dict] | None:
+        """The saved state, or None when no checkpoint exists yet.
+
+        Raises
+        ------
+        ModelFileError
+            If the file is not a checkpoint of ``kind`` or was written by a run
+            with other ``settings`` (resuming it would silently mix two runs).
+        """
+        if not self.path.exists():
+            return None
+        arrays, meta = load_arrays(self.path, kind)
+        if meta.get("settings") != _jsonable(settings):
+            raise ModelFileError(
+                f"{str(self.path)!r} was written by a run with other settings; resume it "
+                "with the same data and arguments, or delete it to start afresh"
+            )
+        return arrays, meta
+
+
+def _jsonable(obj: Any) -> Any:
+    """Settings as they read back from JSON (tuples become lists)."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    return obj
+
+
+def generator_state(generator: np.random.Generator) -> dict:
+    """The bit generator's full state, JSON-serialisable (Python ints are exact)."""
+    return generator.bit_generator.state
+
+
+def set_generator_state(generator: np.random.Generator, state: dict) -> None:
+    """Restore a state captured by :func:`generator_state`."""
+    generator.bit_generator.state = state
+
+
+class InterruptGuard:
+    """Defer Ctrl-C to the next iteration boundary of a training loop.
+
+    Inside ``with InterruptGuard() as guard:`` a SIGINT only sets
+    ``guard.pending``; the loop checks it after each complete update, saves a
+    checkpoint and raises ``KeyboardInterrupt`` itself. Outside the main thread
+    (where signal handlers cannot be set) it does nothing.
+    """
+
+    def __init__(self) -> None:
+        self.pending = False
+        self._previous = None
+
+    def __enter__(self) -> InterruptGuard:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.pending = True
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)

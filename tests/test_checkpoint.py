@@ -1,0 +1,193 @@
+"""Checkpoint and resume: an interrupted run, resumed, ends exactly where an
+uninterrupted one does; Ctrl-C is taken between iterations; a diverged run never
+overwrites the last good checkpoint; files from another run are refused."""
+
+from __future__ import annotations
+
+import signal
+
+import numpy as np
+import pytest
+
+import decnp.autoencoder as autoencoder_module
+import decnp.dec as dec_module
+from decnp import DEC, StackedAutoencoder
+from decnp.persistence import ModelFileError, file_kind, load_arrays
+from decnp.training import TrainingDivergedError
+
+DIMS = (12, 8, 4, 2)
+AE_FIT = dict(layerwise_iters=30, finetune_iters=40, batch_size=32, lr=0.01, verbose=False)
+DEC_KW = dict(
+    n_clusters=3,
+    hidden_dims=(8, 4, 2),
+    pretrain_iters=20,
+    finetune_iters=30,
+    pretrain_lr=0.01,
+    batch_size=32,
+    update_interval=7,
+    tol=0.0,
+    max_iter=40,
+    n_init=2,
+    verbose=False,
+    random_state=5,
+)
+
+
+@pytest.fixture
+def X() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    centres = rng.normal(scale=4.0, size=(3, 12))
+    return (centres[rng.integers(0, 3, 240)] + rng.normal(size=(240, 12))).astype(np.float32)
+
+
+def _ctrl_c_at(monkeypatch, module, name: str, call: int) -> None:
+    """Send SIGINT from inside the ``call``-th call of ``module.name`` (mid-iteration)."""
+    original = getattr(module, name)
+    count = {"n": 0}
+
+    def wrapped(*args, **kwargs):
+        count["n"] += 1
+        if count["n"] == call:
+            signal.raise_signal(signal.SIGINT)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, wrapped)
+
+
+def _params(model) -> list[np.ndarray]:
+    nets = [model.encoder_] + ([model.decoder_] if hasattr(model, "decoder_") else [])
+    return [np.asarray(p) for net in nets for p in net.params]
+
+
+# Calls of mse_loss: pairs 1-3 take 30 each, fine-tuning 40: one stop in each phase.
+@pytest.mark.parametrize("stop_call", [10, 45, 80, 110])
+def test_autoencoder_resume_matches_uninterrupted(X, tmp_path, monkeypatch, stop_call):
+    reference = StackedAutoencoder(DIMS, random_state=3).fit(X, **AE_FIT)
+    path = tmp_path / "ae.ckpt.npz"
+    with monkeypatch.context() as m:
+        _ctrl_c_at(m, autoencoder_module, "mse_loss", stop_call)
+        with pytest.raises(KeyboardInterrupt):
+            StackedAutoencoder(DIMS, random_state=3).fit(
+                X, checkpoint=path, checkpoint_every=1000, **AE_FIT
+            )
+    # Ctrl-C was honoured after the iteration it arrived in, and saved there.
+    meta = load_arrays(path, "StackedAutoencoder-checkpoint")[1]
+    assert sum(len(h) for h in meta["history"]["layerwise"]) >= 0
+    assert meta["t"] > 0 or meta["phase"] > 0
+    resumed = StackedAutoencoder(DIMS, random_state=3).fit(
+        X, checkpoint=path, checkpoint_every=1000, resume=True, **AE_FIT
+    )
+    for a, b in zip(_params(reference), _params(resumed)):
+        np.testing.assert_array_equal(a, b)
+    assert resumed.history_["finetune"] == reference.history_["finetune"]
+
+
+def test_autoencoder_periodic_checkpoints_do_not_change_the_result(X, tmp_path):
+    reference = StackedAutoencoder(DIMS, random_state=3).fit(X, **AE_FIT)
+    checked = StackedAutoencoder(DIMS, random_state=3).fit(
+        X, checkpoint=tmp_path / "c.npz", checkpoint_every=7, **AE_FIT
+    )
+    for a, b in zip(_params(reference), _params(checked)):
+        np.testing.assert_array_equal(a, b)
+
+
+# mse_loss: 3 pairs x 20 then 30 fine-tuning calls; _kl_gradients: 40 clustering calls.
+@pytest.mark.parametrize(
+    "where, call",
+    [("pretrain", 15), ("pretrain", 75), ("cluster", 1), ("cluster", 23)],
+)
+def test_dec_resume_matches_uninterrupted(X, tmp_path, monkeypatch, where, call):
+    reference = DEC(**DEC_KW).fit(X)
+    path = tmp_path / "dec.ckpt.npz"
+    module, name = (
+        (autoencoder_module, "mse_loss") if where == "pretrain" else (dec_module, "_kl_gradients")
+    )
+    with monkeypatch.context() as m:
+        _ctrl_c_at(m, module, name, call)
+        with pytest.raises(KeyboardInterrupt):
+            DEC(checkpoint=path, checkpoint_every=1000, **DEC_KW).fit(X)
+    expected_kind = "StackedAutoencoder-checkpoint" if where == "pretrain" else "DEC-checkpoint"
+    assert file_kind(path) == expected_kind
+    resumed = DEC(checkpoint=path, checkpoint_every=1000, **DEC_KW).fit(X, resume=True)
+    np.testing.assert_array_equal(resumed.labels_, reference.labels_)
+    np.testing.assert_array_equal(resumed.cluster_centers_, reference.cluster_centers_)
+    for a, b in zip(_params(resumed), _params(reference)):
+        np.testing.assert_array_equal(a, b)
+    assert resumed.n_iter_ == reference.n_iter_
+    assert [h["loss"] for h in resumed.history_] == [h["loss"] for h in reference.history_]
+
+
+def test_dec_resume_after_interrupt_in_kmeans(X, tmp_path, monkeypatch):
+    reference = DEC(**DEC_KW).fit(X)
+    path = tmp_path / "dec.ckpt.npz"
+
+    def interrupted_kmeans(*args, **kwargs):
+        raise KeyboardInterrupt  # Ctrl-C inside k-means: nothing of it is kept
+
+    with monkeypatch.context() as m:
+        m.setattr(dec_module, "kmeans", interrupted_kmeans)
+        with pytest.raises(KeyboardInterrupt):
+            DEC(checkpoint=path, **DEC_KW).fit(X)
+    assert load_arrays(path, "DEC-checkpoint")[1]["stage"] == "pretrained"
+    resumed = DEC(checkpoint=path, **DEC_KW).fit(X, resume=True)
+    np.testing.assert_array_equal(resumed.labels_, reference.labels_)
+    np.testing.assert_array_equal(resumed.cluster_centers_, reference.cluster_centers_)
+
+
+def test_resume_without_a_checkpoint_file_starts_afresh(X, tmp_path):
+    reference = DEC(**DEC_KW).fit(X)
+    fresh = DEC(checkpoint=tmp_path / "new.npz", **DEC_KW).fit(X, resume=True)
+    np.testing.assert_array_equal(fresh.labels_, reference.labels_)
+
+
+def test_checkpoint_from_another_run_is_refused(X, tmp_path, monkeypatch):
+    path = tmp_path / "dec.ckpt.npz"
+    with monkeypatch.context() as m:
+        _ctrl_c_at(m, dec_module, "_kl_gradients", 5)
+        with pytest.raises(KeyboardInterrupt):
+            DEC(checkpoint=path, **DEC_KW).fit(X)
+    other = {**DEC_KW, "lr": 0.02}
+    with pytest.raises(ModelFileError, match="other settings"):
+        DEC(checkpoint=path, **other).fit(X, resume=True)
+    with pytest.raises(ModelFileError, match="other settings"):
+        DEC(checkpoint=path, **DEC_KW).fit(X[:200], resume=True)
+
+
+def test_resume_needs_a_checkpoint_path(X):
+    with pytest.raises(ValueError, match="checkpoint"):
+        DEC(**DEC_KW).fit(X, resume=True)
+    with pytest.raises(ValueError, match="checkpoint"):
+        StackedAutoencoder(DIMS).fit(X, resume=True, **AE_FIT)
+
+
+def test_bad_checkpoint_every(X, tmp_path):
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        StackedAutoencoder(DIMS).fit(X, checkpoint=tmp_path / "c.npz", checkpoint_every=-1)
+
+
+def test_divergence_keeps_the_last_good_checkpoint(X, tmp_path, monkeypatch):
+    path = tmp_path / "ae.ckpt.npz"
+    original = autoencoder_module.mse_loss
+    count = {"n": 0}
+
+    def poisoned(x_hat, x):
+        count["n"] += 1
+        loss, grad = original(x_hat, x)
+        if count["n"] >= 17:  # the run "diverges" at iteration 17
+            return loss * float("nan"), grad * float("nan")
+        return loss, grad
+
+    monkeypatch.setattr(autoencoder_module, "mse_loss", poisoned)
+    with pytest.raises(TrainingDivergedError, match=r"pretrain pair 1/3.*iteration"):
+        StackedAutoencoder(DIMS, random_state=3).fit(
+            X, checkpoint=path, checkpoint_every=5, **AE_FIT
+        )
+    arrays, meta = load_arrays(path, "StackedAutoencoder-checkpoint")
+    assert meta["t"] == 15  # the last checkpoint before the NaN, intact
+    assert all(np.all(np.isfinite(a)) for a in arrays.values() if a.dtype.kind == "f")
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow is the point
+def test_dec_divergence_names_the_clustering_phase(X):
+    with pytest.raises(TrainingDivergedError, match="clustering"):
+        DEC(**{**DEC_KW, "lr": 1e30}).fit(X)
