@@ -76,8 +76,7 @@ def _fit(args: argparse.Namespace) -> int:
         X, y = datasets.load_mnist("test" if args.dataset == "mnist-test" else "all")
         source = args.dataset
     print(f"data: {source}, {X.shape[0]} samples x {X.shape[1]} features", file=sys.stderr)
-    out = args.out
-    out.mkdir(parents=True, exist_ok=True)
+    out = args.out  # created by the first file written into it
     model = DEC(
         n_clusters=args.clusters,
         device=args.device,
@@ -98,6 +97,7 @@ def _fit(args: argparse.Namespace) -> int:
         )
         return 130
     total = time.perf_counter() - start
+    out.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {
         "data": source,
         "n_samples": int(X.shape[0]),

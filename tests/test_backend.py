@@ -12,7 +12,6 @@ import pytest
 from decnp import backend as bk
 from decnp.backend import (
     Backend,
-    Random,
     backend_of,
     gemm_at_b,
     get_backend,
