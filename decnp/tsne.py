@@ -331,7 +331,7 @@ def tsne(
     P_exaggerated = P * float(early_exaggeration) if exaggeration_iters > 0 else None
     for step in range(n_iter):
         exploring = step < exaggeration_iters
-        _, grad = _q_and_gradient(Y, P_exaggerated if exploring else P, off)
+        _, grad = _q_and_gradient(Y, P, off)
         momentum = 0.5 if exploring else 0.8
         downhill = grad * velocity < 0  # the last step still points down the slope
         gains = xp.maximum(xp.where(downhill, gains + 0.2, gains * 0.8), _MIN_GAIN)

@@ -244,3 +244,31 @@ def test_python_m_decnp_help():
     assert result.returncode == 0, result.stderr
     for command in ("fit", "predict", "gradcheck"):
         assert command in result.stdout
+
+
+def test_ctrl_c_then_resume_gives_the_uninterrupted_labels(tmp_path, capsys, monkeypatch):
+    import signal
+
+    import decnp.dec
+
+    code, _, out_ref, data, _, _ = _fit(tmp_path, 10, capsys, name="reference")
+    assert code == 0
+    original = decnp.dec._kl_gradients
+    count = {"n": 0}
+
+    def ctrl_c_once(*args, **kwargs):
+        count["n"] += 1
+        if count["n"] == 3:
+            signal.raise_signal(signal.SIGINT)
+        return original(*args, **kwargs)
+
+    out = tmp_path / "interrupted"
+    argv = ["fit", "--data", str(data), "--clusters", "4", "--seed", "0", "--out", str(out)]
+    with monkeypatch.context() as m:
+        m.setattr(decnp.dec, "_kl_gradients", ctrl_c_once)
+        assert main(argv + ["--quiet"]) == 130
+    assert "--resume" in capsys.readouterr().err
+    assert (out / "checkpoint.npz").exists()
+    assert main(argv + ["--quiet", "--resume"]) == 0
+    assert not (out / "checkpoint.npz").exists()  # removed once the run completed
+    np.testing.assert_array_equal(np.load(out / "labels.npy"), np.load(out_ref / "labels.npy"))
