@@ -104,7 +104,7 @@ def _conditional_probabilities(X: Any, perplexity: float, tol: float, max_iter: 
         hi = xp.where(wide, hi, beta)
         up = xp.where(xp.isinf(hi), 2.0 * beta, 0.5 * (beta + hi))
         new = xp.where(wide, up, 0.5 * (beta + lo))
-        beta = xp.where(done, beta, new)  # converged rows keep their precision
+        beta = new  # converged rows keep their precision
     return e / xp.expand_dims(s, axis=1), beta
 
 
@@ -331,7 +331,7 @@ def tsne(
     P_exaggerated = P * float(early_exaggeration) if exaggeration_iters > 0 else None
     for step in range(n_iter):
         exploring = step < exaggeration_iters
-        _, grad = _q_and_gradient(Y, P, off)
+        _, grad = _q_and_gradient(Y, P_exaggerated if exploring else P, off)
         momentum = 0.5 if exploring else 0.8
         downhill = grad * velocity < 0  # the last step still points down the slope
         gains = xp.maximum(xp.where(downhill, gains + 0.2, gains * 0.8), _MIN_GAIN)

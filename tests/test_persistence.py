@@ -375,3 +375,46 @@ def test_autoencoder_file_with_wrong_shapes(dec_file, tmp_path):
     save_arrays(bad, "StackedAutoencoder", arrays, {k: v for k, v in meta.items() if k != "dims"})
     with pytest.raises(ValueError, match="lacks the hyperparameter 'dims'"):
         StackedAutoencoder.load(bad)
+
+
+def test_fuzzed_dec_files_load_cleanly_or_fail_clearly(tmp_path):
+    # Byte flips and truncations of a real model file: every outcome is either a
+    # model that predicts, or a ValueError (ModelFileError is one), never another
+    # exception from deep inside zipfile or numpy.
+    from decnp import DEC
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 5)).astype(np.float32)
+    model = DEC(
+        n_clusters=2,
+        hidden_dims=(4, 2),
+        pretrain_iters=2,
+        finetune_iters=2,
+        max_iter=2,
+        n_init=1,
+        verbose=False,
+        random_state=0,
+        pretrain_optimizer="adam",
+    ).fit(X)
+    good = tmp_path / "good.npz"
+    model.save(good)
+    raw = bytearray(good.read_bytes())
+    outcomes = {"loaded": 0, "refused": 0}
+    for trial in range(150):
+        data = bytearray(raw)
+        if trial % 3 == 0:
+            data = data[: rng.integers(0, len(data))]
+        else:
+            for pos in rng.integers(0, len(data), size=rng.integers(1, 4)):
+                data[pos] ^= int(rng.integers(1, 256))
+        path = tmp_path / f"fuzz{trial}.npz"
+        path.write_bytes(bytes(data))
+        try:
+            loaded = DEC.load(path)
+        except ValueError:
+            outcomes["refused"] += 1
+            continue
+        labels = loaded.predict(X)
+        assert labels.shape == (30,)
+        outcomes["loaded"] += 1
+    assert outcomes["refused"] > 0
