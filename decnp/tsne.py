@@ -104,7 +104,7 @@ def _conditional_probabilities(X: Any, perplexity: float, tol: float, max_iter: 
         hi = xp.where(wide, hi, beta)
         up = xp.where(xp.isinf(hi), 2.0 * beta, 0.5 * (beta + hi))
         new = xp.where(wide, up, 0.5 * (beta + lo))
-        beta = new  # converged rows keep their precision
+        beta = xp.where(done, beta, new)  # converged rows keep their precision
     return e / xp.expand_dims(s, axis=1), beta
 
 
