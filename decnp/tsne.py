@@ -3,7 +3,7 @@
 t-SNE places points y_i in a low-dimensional map so that their pairwise
 similarities q_ij match the similarities p_ij of the data points x_i, by
 minimising KL(P || Q) with gradient descent. Notation follows the paper
-(section 3): ``p_{j|i}`` is the conditional similarity of x_j to x_i from a
+(sections 2 and 3): ``p_{j|i}`` is the conditional similarity of x_j to x_i from a
 Gaussian kernel of precision ``beta_i = 1 / (2 sigma_i^2)``, ``p_ij`` the
 symmetrised joint similarity and ``q_ij`` the Student-t similarity in the map.
 Shapes: ``n`` points, ``D`` data dimensions, ``d`` map dimensions.
@@ -111,7 +111,7 @@ def _conditional_probabilities(X: Any, perplexity: float, tol: float, max_iter: 
 def joint_probabilities(
     X: Any, perplexity: float = 30.0, tol: float = 1e-5, max_iter: int = 50
 ) -> Any:
-    """Joint similarities p_ij of the data points (paper eqs. 1 and section 3.1).
+    """Joint similarities p_ij of the data points (SNE's p_{j|i}, symmetrised as in t-SNE).
 
     .. math::
         p_{j|i} = \\frac{\\exp(-\\beta_i \\lVert x_i - x_j \\rVert^2)}
@@ -196,7 +196,7 @@ def _q_and_gradient(Y: Any, P: Any, off: Any):
 
 
 def tsne_kl_gradient(Y: Any, P: Any):
-    """t-SNE's cost and its gradient in the map (paper eqs. 4-5).
+    """t-SNE's cost C = KL(P || Q) and its gradient with respect to the map.
 
     .. math::
         q_{ij} = \\frac{(1 + \\lVert y_i - y_j \\rVert^2)^{-1}}
