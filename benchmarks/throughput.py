@@ -573,6 +573,7 @@ def worker_main(spec: dict) -> None:
         _limits = threadpool_limits(spec["threads"])  # stays in force for the process
         rss_import = _status_kb("VmRSS")
         X = np.load(spec["data"])
+        rss_data = _status_kb("VmRSS")
         impl = spec["impl"]
         if impl == "decnp" and spec["device"] == "cuda":
             from decnp.backend import get_backend
@@ -601,6 +602,7 @@ def worker_main(spec: dict) -> None:
                 "ready": True,
                 "info": info,
                 "rss_import_mb": _mb(rss_import),
+                "rss_data_mb": _mb(rss_data),
                 "rss_setup_mb": _mb(rss_setup),
                 "peak_setup_mb": _mb(hwm_setup),
                 "peak_reset": reset,
@@ -612,11 +614,32 @@ def worker_main(spec: dict) -> None:
     for line in sys.stdin:
         cmd = line.strip()
         if cmd == "run":
-            t0 = time.perf_counter()
-            extra = run()
-            sync()
+            c0, t0 = time.process_time(), time.perf_counter()
+            try:
+                extra = run()
+                sync()
+            except Exception as exc:  # e.g. a diverged loss: reported, the worker ends
+                send({"error": f"{type(exc).__name__}: {exc}"})
+                return
             seconds = time.perf_counter() - t0
-            send({"seconds": seconds, **(extra or {})})
+            # CPU seconds of all threads: cpu/wall well under the thread count
+            # means the machine was busy with other work during this round.
+            send({"seconds": seconds, "cpu_seconds": time.process_time() - c0, **(extra or {})})
+        elif cmd.startswith("profile"):
+            import cProfile
+            import io
+            import pstats
+
+            prof = cProfile.Profile()
+            t0 = time.perf_counter()
+            prof.enable()
+            run(int(cmd.split()[1]))
+            sync()
+            prof.disable()
+            seconds = time.perf_counter() - t0
+            text = io.StringIO()
+            pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(25)
+            send({"seconds": seconds, "pstats": text.getvalue()})
         elif cmd == "quit":
             send(
                 {
@@ -653,8 +676,11 @@ class Worker:
         return json.loads(line)
 
     def call(self, cmd: str) -> dict:
-        self.proc.stdin.write(cmd + "\n")
-        self.proc.stdin.flush()
+        try:
+            self.proc.stdin.write(cmd + "\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            return {"error": f"worker exited with code {self.proc.wait()}"}
         return self._read()
 
     def close(self) -> dict:
@@ -709,29 +735,47 @@ def run_phase(
             print(f"[{name}] {impl} skipped: {skipped[impl]}", file=sys.stderr, flush=True)
             w.close()
     live = [i for i in impls if i in workers]
+    failed: dict[str, str] = {}
     rounds = []
     for r in range(repeats if live else 0):
         order = live if r % 2 == 0 else live[::-1]
         entry = {"round": r, "order": order, "loadavg_1min": os.getloadavg()[0], "results": {}}
         for impl in order:
             time.sleep(gap)
-            entry["results"][impl] = workers[impl].call("run")
+            res = workers[impl].call("run")
+            if "seconds" in res:
+                entry["results"][impl] = res
+            else:  # the worker died or raised: report it and go on without it
+                failed[impl] = res.get("error", str(res))
+                print(f"[{name}] {impl} failed: {failed[impl]}", file=sys.stderr, flush=True)
+        live = [i for i in live if i not in failed]
         rounds.append(entry)
-        shown = ", ".join(f"{i} {entry['results'][i]['seconds']:.3f}s" for i in live)
+        shown = ", ".join(f"{i} {v['seconds']:.3f}s" for i, v in entry["results"].items())
         print(f"[{name}] round {r + 1}/{repeats}: {shown}", file=sys.stderr, flush=True)
-    out: dict[str, Any] = {"units_per_round": per, "rounds": rounds, "skipped": skipped}
+    out: dict[str, Any] = {
+        "units_per_round": per,
+        "rounds": rounds,
+        "skipped": skipped,
+        "failed": failed,
+    }
     out["workers"] = {
         impl: {**{k: v for k, v in w.ready.items() if k != "ready"}, **w.close()}
         for impl, w in workers.items()
     }
-    secs = {i: [rd["results"][i]["seconds"] for rd in rounds] for i in live}
+    secs = {
+        i: [rd["results"][i]["seconds"] for rd in rounds if i in rd["results"]] for i in workers
+    }
     out["median_seconds_per_unit"] = {i: statistics.median(s) / per for i, s in secs.items() if s}
     out["min_seconds_per_unit"] = {i: min(s) / per for i, s in secs.items() if s}
-    out["ratios"] = {
-        f"{a}/{b}": _ratio_stats(secs[a], secs[b])
-        for a, b in ratios
-        if a in secs and b in secs and secs[a]
-    }
+    loads = [v["cpu_seconds"] / v["seconds"] for rd in rounds for v in rd["results"].values()]
+    out["median_cpu_per_wall"] = statistics.median(loads) if loads else None
+    out["ratios"] = {}
+    for a, b in ratios:
+        both = [rd["results"] for rd in rounds if a in rd["results"] and b in rd["results"]]
+        if both:
+            out["ratios"][f"{a}/{b}"] = _ratio_stats(
+                [x[a]["seconds"] for x in both], [x[b]["seconds"] for x in both]
+            )
     return out
 
 
@@ -805,6 +849,18 @@ def machine_info(args) -> dict:
     }
 
 
+def profile_e2e(args, base: dict, env: dict) -> dict:
+    """cProfile decnp's autoencoder loop in a fresh worker (after its warm-up)."""
+    w = Worker({**base, "phase": "e2e", "impl": "decnp"}, env)
+    if not w.ok:
+        return {"skipped": w.ready.get("error")}
+    res = w.call(f"profile {args.profile}")
+    w.close()
+    print(f"[profile] {args.profile} decnp iterations in {res['seconds']:.2f} s", file=sys.stderr)
+    print(res["pstats"], file=sys.stderr)
+    return {"iters": args.profile, "seconds": res["seconds"], "pstats": res["pstats"]}
+
+
 def scaling(args, X: np.ndarray, tmp: Path, env: dict, base: dict) -> dict:
     """One epoch of end-to-end autoencoder training at each n, fresh workers, peak RSS."""
     sizes = args.scaling_sizes
@@ -873,6 +929,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--scaling-repeats", type=int, default=1)
     p.add_argument("--scaling-impls", default="decnp,torch")
+    p.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="ITERS",
+        help="also cProfile ITERS decnp autoencoder iterations (top 25 by own time)",
+    )
     p.add_argument("--gap", type=float, default=0.3, help="pause (s) before each turn")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "mnist"))
@@ -983,6 +1046,8 @@ def main(argv: list[str] | None = None) -> None:
         if "kmeans" in phases:
             phase("kmeans", ["decnp", "sklearn"], [("decnp", "sklearn")], 1, iters=1)
         result["benchmarks"] = bench
+        if args.profile > 0:
+            result["profile"] = profile_e2e(args, base, env)
         if args.scaling:
             result["scaling"] = scaling(args, X_all, tmp, env, base)
     result["machine"]["loadavg_end"] = os.getloadavg()
@@ -1019,6 +1084,10 @@ def _fmt_ms(s: float | None) -> str:
     return "-" if s is None else f"{s * 1e3:.2f}"
 
 
+def _fmt_f(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
 def _fmt_r(r: dict | None) -> str:
     if not r:
         return "-"
@@ -1034,11 +1103,13 @@ def markdown(result: dict) -> str:
         f"{cfg.get('repeats')} alternating rounds of {cfg.get('iters_per_round')} iterations; "
         f"load average {mach['loadavg_start'][0]:.1f} at start, "
         f"{mach.get('loadavg_end', [float('nan')])[0]:.1f} at end.",
-        "Ratios: median over rounds of the per-round ratio (min-max in brackets).",
+        "Ratios: median over rounds of the per-round ratio (min-max in brackets). "
+        "CPU / wall: median over rounds of a worker's CPU seconds over its wall seconds; "
+        "well under the thread count, the machine was busy with other work.",
         "",
         "| benchmark | decnp ms | reference ms | decnp / reference | matmul-only ms "
-        "| decnp / matmul-only |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| decnp / matmul-only | CPU / wall |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     bench = result.get("benchmarks", {})
     for name, ph in bench.items():
@@ -1048,7 +1119,8 @@ def markdown(result: dict) -> str:
         lines.append(
             f"| {_LABELS.get(name, name)}, {unit} | {_fmt_ms(med.get('decnp'))} "
             f"| {_fmt_ms(med.get(ref))} ({ref}) | {_fmt_r(ph['ratios'].get(f'decnp/{ref}'))} "
-            f"| {_fmt_ms(med.get('matmul'))} | {_fmt_r(ph['ratios'].get('decnp/matmul'))} |"
+            f"| {_fmt_ms(med.get('matmul'))} | {_fmt_r(ph['ratios'].get('decnp/matmul'))} "
+            f"| {_fmt_f(ph.get('median_cpu_per_wall'))} |"
         )
     km = bench.get("kmeans")
     if km and km["rounds"]:
@@ -1065,14 +1137,20 @@ def markdown(result: dict) -> str:
             )
     lines += [
         "",
-        "| benchmark | side | RSS after setup MB | peak RSS in timed rounds MB | peak RSS of process MB |",
-        "|---|---|---:|---:|---:|",
+        "Memory: resident set of each worker process (VmRSS / VmHWM), in MB: after imports, "
+        "after loading the data, after set-up and warm-up, and the high-water mark of the "
+        "timed rounds alone (VmHWM reset after set-up; 'total' when the reset is refused). "
+        "The set-up includes this script's own work (e.g. computing a pair's input).",
+        "",
+        "| benchmark | side | imports | + data | after set-up | peak in timed rounds |",
+        "|---|---|---:|---:|---:|---:|",
     ]
     for name, ph in bench.items():
         for impl, w in ph["workers"].items():
+            peak = w.get("peak_train_mb", f"{w.get('peak_total_mb')} (total)")
             lines.append(
-                f"| {name} | {impl} | {w.get('rss_setup_mb')} | {w.get('peak_train_mb', '-')} "
-                f"| {max(w.get('peak_setup_mb') or 0, w.get('peak_train_mb') or w.get('peak_total_mb') or 0)} |"
+                f"| {name} | {impl} | {w.get('rss_import_mb')} | {w.get('rss_data_mb')} "
+                f"| {w.get('rss_setup_mb')} | {peak} |"
             )
     sc = result.get("scaling")
     if sc:

@@ -117,7 +117,10 @@ def _set(cfg: dict, assignment: str) -> None:
         node = node[int(p)] if isinstance(node, list) else node.setdefault(p, {})
     last = parts[-1]
     if isinstance(node, list):
-        node[int(last)] = value
+        if int(last) == len(node):
+            node.append(value)  # dec.N=... with N the current length adds a setting
+        else:
+            node[int(last)] = value
     else:
         node[last] = value
 

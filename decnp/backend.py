@@ -253,56 +253,6 @@ def matmul(a: Any, b: Any, out: Any = None) -> Any:
     return out
 
 
-_BLAS_GEMM = {np.dtype(np.float32): "sgemm", np.dtype(np.float64): "dgemm"}
-
-
-def gemm_at_b(a: Any, b: Any, out: Any, alpha: float = 1.0, beta: float = 0.0) -> Any:
-    """``out <- alpha * a^T b + beta * out`` in place.
-
-    This is the weight-gradient product of a dense layer (a = its input, b = the
-    gradient of its output) with the momentum update folded in: with
-    alpha = -lr and beta = momentum it turns the velocity v into
-    m v - lr x^T dy in one pass over v, where the plain expression reads and
-    writes v three times and allocates the gradient.
-
-    On NumPy this calls BLAS ``?gemm`` directly (its ``beta`` argument is what
-    ``numpy.matmul`` cannot express); elsewhere the portable expression runs.
-
-    Parameters
-    ----------
-    a : array, shape (n, p)
-    b : array, shape (n, q)
-    out : array, shape (p, q)
-        Updated in place and returned.
-    alpha, beta : float
-    """
-    if _library(a) == "numpy" and out.dtype in _BLAS_GEMM and _blas_ready(a, b, out):
-        from scipy.linalg import blas
-
-        gemm = getattr(blas, _BLAS_GEMM[out.dtype])
-        # BLAS is column-major: the C-ordered arrays are seen transposed, so
-        # out^T = alpha * b^T a + beta * out^T is asked for, which writes out in place.
-        gemm(alpha, b.T, a.T, beta, out.T, trans_a=0, trans_b=1, overwrite_c=1)
-        return out
-    product = a.T @ b
-    if beta == 0.0:
-        out[...] = alpha * product
-    else:
-        out *= beta
-        out += alpha * product
-    return out
-
-
-def _blas_ready(a: Any, b: Any, out: Any) -> bool:
-    """Whether BLAS can use the arrays as they are (same dtype, C-contiguous)."""
-    return (
-        a.dtype == b.dtype == out.dtype
-        and a.flags.c_contiguous
-        and b.flags.c_contiguous
-        and out.flags.c_contiguous
-    )
-
-
 def relu(x: Any, out: Any = None) -> Any:
     """``max(x, 0)``, into ``out`` when given (``out`` may be ``x`` itself)."""
     lib = _library(x)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .backend import backend_of, gemm_at_b, namespace
+from .backend import backend_of, matmul, namespace
 from .validation import check_scalar
 
 
@@ -75,6 +75,7 @@ class SGD:
         self.momentum = check_scalar(momentum, "momentum", low=0.0, high=1.0, high_inclusive=False)
         self.t = 0
         self.velocity = [namespace(p).zeros_like(p) for p in params]
+        self._scratch: list[Any] = [None] * len(params)
 
     def current_lr(self) -> float:
         """η_t for the next step."""
@@ -97,12 +98,22 @@ class SGD:
         """Update a dense layer's ``W = params[i]`` and ``b = params[i + 1]`` from its
         input ``x`` (n, d_in) and output gradient ``dy`` (n, d_out).
 
-        The weight gradient x^T dy is never stored: one BLAS call makes the new
-        velocity m v - η x^T dy (:func:`decnp.backend.gemm_at_b`).
+        The weight gradient x^T dy goes into a scratch buffer kept from step to
+        step, and every update below is in place: the hot loop allocates no
+        weight-sized array. (Folding the product into the velocity with BLAS
+        ``gemm``'s beta argument saves two passes, but only SciPy exposes it, and
+        SciPy's BLAS runs a second thread pool beside NumPy's that fights it for
+        the cores: three times slower on two threads.)
         """
-        lr = self.current_lr()
-        v = gemm_at_b(x, dy, self.velocity[i], alpha=-lr, beta=self.momentum)
-        self.params[i] += v
+        w = self.params[i]
+        if self._scratch[i] is None:
+            self._scratch[i] = namespace(w).empty_like(w)
+        g = matmul(x.T, dy, out=self._scratch[i])
+        g *= self.current_lr()
+        v = self.velocity[i]
+        v *= self.momentum
+        v -= g
+        w += v
         self.update(i + 1, namespace(dy).sum(dy, axis=0))
 
     def tick(self) -> None:

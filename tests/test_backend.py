@@ -13,7 +13,6 @@ from decnp import backend as bk
 from decnp.backend import (
     Backend,
     backend_of,
-    gemm_at_b,
     get_backend,
     matmul,
     namespace,
@@ -334,37 +333,6 @@ def test_check_array_non_real(bad):
 
 
 # ------------------------------------------------------------------- fast paths
-
-
-@pytest.mark.parametrize("beta", [0.0, 0.9])
-def test_gemm_at_b_fast_path_agrees_with_portable(backend, beta):
-    # NumPy goes through BLAS ?gemm in place; strict runs the portable expression.
-    rng = np.random.default_rng(7)
-    a, b, out = (
-        rng.standard_normal((6, 4)),
-        rng.standard_normal((6, 3)),
-        rng.standard_normal((4, 3)),
-    )
-    expected = -0.1 * a.T @ b + beta * out
-    dev_out = backend.asarray(out, dtype=backend.xp.float64)
-    result = gemm_at_b(
-        backend.asarray(a, dtype=backend.xp.float64),
-        backend.asarray(b, dtype=backend.xp.float64),
-        dev_out,
-        alpha=-0.1,
-        beta=beta,
-    )
-    np.testing.assert_allclose(to_numpy(result), expected, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(to_numpy(dev_out), expected, rtol=1e-12, atol=1e-12)
-
-
-def test_gemm_at_b_writes_in_place_on_numpy():
-    rng = np.random.default_rng(8)
-    a = rng.standard_normal((5, 4)).astype(np.float32)
-    b = rng.standard_normal((5, 2)).astype(np.float32)
-    out = np.ones((4, 2), dtype=np.float32)
-    assert gemm_at_b(a, b, out, alpha=1.0, beta=0.5) is out
-    np.testing.assert_allclose(out, a.T @ b + 0.5, rtol=1e-5)
 
 
 def test_relu_and_relu_grad_with_out(backend):
