@@ -16,6 +16,7 @@ from .backend import DEVICES
 from .dec import DEC
 from .persistence import atomic_write
 from .presets import PRESETS, preset
+from .training import TrainingDivergedError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -173,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"fit": _fit, "predict": _predict, "gradcheck": _gradcheck}[args.command]
     try:
         return handler(args)
-    except (ValueError, TypeError, FileNotFoundError) as exc:
+    except (ValueError, TypeError, FileNotFoundError, TrainingDivergedError) as exc:
         print(f"decnp {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -33,7 +33,7 @@ from .objective import _kernel, _kl, _kl_gradients, _target, soft_assignment
 from .optim import SGD, restore
 from .persistence import file_kind, load_arrays, save_arrays
 from .progress import Progress
-from .training import BatchSampler, check_loss
+from .training import BatchSampler, TrainingDivergedError, check_loss
 from .validation import check_array, check_choice, check_random_state, check_scalar
 
 _KIND = "DEC-checkpoint"
@@ -71,7 +71,10 @@ class DEC:
         k-means restarts for the initial centres (paper: 20).
     autoencoder : StackedAutoencoder or None
         A fitted autoencoder to start from (pretraining is then skipped); it is
-        not modified.
+        not modified. DEC applies ``scale`` to X before the encoder, so the
+        autoencoder must have been trained on data scaled the same way: on
+        ``X * decnp.datasets.unit_energy_scale(X)`` for the default, on X itself
+        with ``scale=None`` (``DEC(...).fit(X).autoencoder_`` always fits).
     pretrain_lr, pretrain_lr_step, pretrain_optimizer, finetune_lr, dropout :
         Passed to :meth:`StackedAutoencoder.fit` (paper: 0.1, 20,000, "sgd",
         0.1, 0.2).
@@ -295,6 +298,13 @@ class DEC:
         )
         Xd = self._to_device(X)
         z = _forward_in_batches(self.encoder_, Xd)
+        if float(xp.max(xp.max(z, axis=0) - xp.min(z, axis=0))) == 0.0:
+            # Too large a pretraining rate can kill every ReLU without any NaN: all
+            # points then share one embedding and no clustering is possible.
+            raise TrainingDivergedError(
+                "pretraining: the embedding collapsed (every sample maps to the same z); "
+                "lower the pretraining learning rate (pretrain_lr)"
+            )
 
         def save(stage: str, t: int = 0, extra: dict | None = None, extra_meta: dict | None = None):
             arrays = (

@@ -191,3 +191,18 @@ def test_divergence_keeps_the_last_good_checkpoint(X, tmp_path, monkeypatch):
 def test_dec_divergence_names_the_clustering_phase(X):
     with pytest.raises(TrainingDivergedError, match="clustering"):
         DEC(**{**DEC_KW, "lr": 1e30}).fit(X)
+
+
+def test_collapsed_embedding_is_reported(X, monkeypatch):
+    # Dead ReLUs give no NaN, only one embedding for every sample: say so.
+    import decnp.dec
+
+    original = decnp.dec._forward_in_batches
+
+    def constant(net, data, *args):
+        out = original(net, data, *args)
+        return out * 0.0 + 1.0
+
+    monkeypatch.setattr(decnp.dec, "_forward_in_batches", constant)
+    with pytest.raises(TrainingDivergedError, match="collapsed"):
+        DEC(**DEC_KW).fit(X)

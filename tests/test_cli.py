@@ -272,3 +272,17 @@ def test_ctrl_c_then_resume_gives_the_uninterrupted_labels(tmp_path, capsys, mon
     assert main(argv + ["--quiet", "--resume"]) == 0
     assert not (out / "checkpoint.npz").exists()  # removed once the run completed
     np.testing.assert_array_equal(np.load(out / "labels.npy"), np.load(out_ref / "labels.npy"))
+
+
+def test_divergence_is_reported_not_a_traceback(tmp_path, capsys, monkeypatch):
+    import decnp.cli
+    from decnp.training import TrainingDivergedError
+
+    def diverge(self, X, y=None, resume=False):
+        raise TrainingDivergedError("fine-tune: the loss became nan at iteration 100")
+
+    monkeypatch.setattr(decnp.cli.DEC, "fit", diverge)
+    data = tmp_path / "d.npz"
+    _write_blobs(data, 10)
+    assert main(["fit", "--data", str(data), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "loss became nan" in capsys.readouterr().err

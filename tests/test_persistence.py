@@ -418,3 +418,16 @@ def test_fuzzed_dec_files_load_cleanly_or_fail_clearly(tmp_path):
         assert labels.shape == (30,)
         outcomes["loaded"] += 1
     assert outcomes["refused"] > 0
+
+
+def test_atomic_write_respects_the_umask(tmp_path):
+    import os
+
+    from decnp.persistence import atomic_write
+
+    old = os.umask(0o022)
+    try:
+        path = atomic_write(tmp_path / "f.bin", lambda f: f.write(b"x"))
+    finally:
+        os.umask(old)
+    assert (path.stat().st_mode & 0o777) == 0o644
