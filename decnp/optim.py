@@ -184,11 +184,20 @@ class Adam:
         correct2 = 1.0 - self.beta2**self.t
         for p, m, v, g in zip(self.params, self.m, self.v, grads):
             xp = namespace(p)
+            # In-place updates with one temporary each: Adam touches every
+            # parameter several times per step, and allocations dominate otherwise.
             m *= self.beta1
-            m += (1.0 - self.beta1) * g
+            m += g * (1.0 - self.beta1)
             v *= self.beta2
-            v += (1.0 - self.beta2) * (g * g)
-            p -= lr * (m / correct1) / (xp.sqrt(v / correct2) + self.eps)
+            g2 = g * g
+            g2 *= 1.0 - self.beta2
+            v += g2
+            denom = xp.sqrt(v)
+            denom *= 1.0 / correct2**0.5
+            denom += self.eps
+            step = m / denom
+            step *= lr / correct1
+            p -= step
 
 
 def restore(opt: SGD | Adam, buffers: list[Any], t: int) -> None:
