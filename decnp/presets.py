@@ -37,13 +37,17 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "fast": {
         # Raw [0, 1] pixels, Adam 1e-3 for a short layer-wise pass and end-to-end
-        # fine-tuning (the Keras DEC recipe, shortened). Seed 0 screening on
-        # MNIST-test: AE+k-means 0.663, DEC 0.717 after 1,400 clustering
-        # iterations (still rising slowly). End-to-end only with the default
-        # init_std 0.01 was much worse (AE+k-means 0.40 at 1,000 and 0.52 at
-        # 2,000 iterations); with init_std 0.05 (not yet a DEC argument) 3,000
-        # end-to-end iterations gave AE+k-means 0.720, DEC 0.774. DEC lr 0.05
-        # was worse than 0.01 (0.757 vs 0.774). See benchmarks/tune_schedule.py.
+        # fine-tuning (the Keras DEC recipe, shortened). MNIST-test, this exact
+        # preset (python benchmarks/tune_schedule.py --preset fast --seeds N):
+        # seeds 0/1/2 gave AE+k-means 0.642/0.620/0.628, DEC 0.703/0.652/0.670,
+        # ~260 s of single-thread CPU each. It does NOT reach the 0.80 target.
+        # Better, but needing an init_std argument DEC does not have yet:
+        # pretrain_iters 0, finetune_iters 3_000, init_std 0.05, max_iter 1_400
+        # (else as here) gave AE+k-means 0.720/0.710/0.715, DEC 0.774/0.760/0.764
+        # (~300 s single-thread CPU). End-to-end only with the default init_std
+        # 0.01 was much worse (AE+k-means 0.40 at 1,000 and 0.52 at 2,000
+        # iterations); DEC lr 0.05 was worse than 0.01 (0.757 vs 0.774).
+        # Log: benchmarks/results/tuning.jsonl.
         "pretrain_iters": 500,
         "finetune_iters": 2_500,
         "batch_size": 256,
