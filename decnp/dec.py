@@ -78,6 +78,8 @@ class DEC:
     pretrain_lr, pretrain_lr_step, pretrain_optimizer, finetune_lr, dropout :
         Passed to :meth:`StackedAutoencoder.fit` (paper: 0.1, 20,000, "sgd",
         0.1, 0.2).
+    init_std : float
+        Standard deviation of the autoencoder's initial weights (paper: 0.01).
     backprop : bool
         False gives the paper's "DEC without backprop": only the centres move,
         the encoder stays as pretrained.
@@ -140,6 +142,7 @@ class DEC:
         pretrain_optimizer: str = "sgd",
         finetune_lr: float | None = None,
         dropout: float = 0.2,
+        init_std: float = 0.01,
         backprop: bool = True,
         scale: str | None = "unit_energy",
         device: str = "cpu",
@@ -166,6 +169,7 @@ class DEC:
         self.pretrain_optimizer = pretrain_optimizer
         self.finetune_lr = finetune_lr
         self.dropout = dropout
+        self.init_std = init_std
         self.backprop = backprop
         self.scale = scale
         self.device = device
@@ -204,6 +208,7 @@ class DEC:
                 check_scalar(self.pretrain_lr_step, "pretrain_lr_step", integer=True, low=1)
             check_choice(self.pretrain_optimizer, "pretrain_optimizer", ("sgd", "adam"))
             check_scalar(self.dropout, "dropout", low=0.0, high=1.0, high_inclusive=False)
+            check_scalar(self.init_std, "init_std", low=0.0, low_inclusive=False)
         check_choice(self.backprop, "backprop", (True, False))
         if self.autoencoder is not None:
             if not isinstance(self.autoencoder, StackedAutoencoder):
@@ -270,6 +275,7 @@ class DEC:
             ae = StackedAutoencoder(
                 dims=(X.shape[1],) + tuple(self.hidden_dims),
                 dropout=self.dropout,
+                init_std=self.init_std,
                 device=self.device,
                 random_state=ae_rng,
             )

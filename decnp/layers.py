@@ -159,15 +159,15 @@ def dropout_backward(dy: Any, mask: Any) -> Any:
 
 
 def mse_loss(x_hat: Any, x: Any):
-    """Squared reconstruction error, halved and averaged over the batch, and its gradient.
+    """Halved mean squared reconstruction error and its gradient.
 
     .. math::
-        L = \\frac{1}{2n} \\sum_i \\lVert \\hat x_i - x_i \\rVert^2, \\qquad
-        \\frac{\\partial L}{\\partial \\hat x_i} = \\frac{1}{n} (\\hat x_i - x_i)
+        L = \\frac{1}{2nd} \\sum_i \\lVert \\hat x_i - x_i \\rVert^2, \\qquad
+        \\frac{\\partial L}{\\partial \\hat x_i} = \\frac{1}{nd} (\\hat x_i - x_i)
 
-    This is Caffe's Euclidean loss, which the paper trained with, so its learning
-    rates (0.1 for pretraining) carry over unchanged. The sum over features means
-    the loss does not shrink as inputs get wider.
+    averaged over all n·d entries, as the loss layer of the authors' Caffe code
+    (which divides by the element count), so the paper's learning rates (0.1 for
+    pretraining) carry over unchanged.
 
     Parameters
     ----------
@@ -185,5 +185,5 @@ def mse_loss(x_hat: Any, x: Any):
     """
     xp = namespace(x_hat, x)
     diff = x_hat - x
-    n = x.shape[0]
-    return xp.sum(diff * diff) / (2.0 * n), diff / n
+    count = x.shape[0] * x.shape[1]
+    return xp.sum(diff * diff) / (2.0 * count), diff / count

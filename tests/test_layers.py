@@ -171,14 +171,14 @@ def test_dropout_mask_bad_rate(backend, rate):
 
 
 def test_mse_loss_hand_value(backend):
-    # Caffe's Euclidean loss, L = 1/(2n) sum_i ||x_hat_i - x_i||^2 (as documented):
-    # row diffs (1, -2) and (0, 3) have squared norms 5 and 9, so L = 14 / (2 * 2) = 3.5.
+    # L = 1/(2nd) sum_i ||x_hat_i - x_i||^2 (as documented): row diffs (1, -2) and
+    # (0, 3) have squared norms 5 and 9, so L = 14 / (2 * 2 * 2) = 1.75.
     x_hat = _arr(backend, [[1.0, 0.0], [2.0, 3.0]])
     x = _arr(backend, [[0.0, 2.0], [2.0, 0.0]])
     loss, grad = layers.mse_loss(x_hat, x)
-    assert float(loss) == pytest.approx(3.5, abs=1e-15)
-    # dL/dx_hat = (x_hat - x) / n with n = 2
-    np.testing.assert_allclose(to_numpy(grad), [[0.5, -1.0], [0.0, 1.5]], rtol=0, atol=1e-15)
+    assert float(loss) == pytest.approx(1.75, abs=1e-15)
+    # dL/dx_hat = (x_hat - x) / (n d) with n d = 4
+    np.testing.assert_allclose(to_numpy(grad), [[0.25, -0.5], [0.0, 0.75]], rtol=0, atol=1e-15)
 
 
 def test_mse_loss_random(backend):
@@ -186,17 +186,17 @@ def test_mse_loss_random(backend):
     xh, xxh = to_numpy(x_hat), to_numpy(x)
     loss, grad = layers.mse_loss(x_hat, x)
     assert tuple(loss.shape) == ()
-    assert float(loss) == pytest.approx(np.sum((xh - xxh) ** 2) / (2 * 6), rel=1e-12)
-    np.testing.assert_allclose(to_numpy(grad), (xh - xxh) / 6, rtol=1e-12)
+    assert float(loss) == pytest.approx(np.sum((xh - xxh) ** 2) / (2 * 6 * 5), rel=1e-12)
+    np.testing.assert_allclose(to_numpy(grad), (xh - xxh) / (6 * 5), rtol=1e-12)
 
 
-def test_mse_loss_does_not_shrink_with_width(backend):
-    # The sum runs over features: doubling the width (duplicating columns) doubles L.
+def test_mse_loss_is_a_mean_over_entries(backend):
+    # A mean over every entry: duplicating the columns leaves L unchanged.
     x_hat, x = _normal(backend, 7, 4, 3), _normal(backend, 8, 4, 3)
     xp = backend.xp
     wide_hat, wide = xp.concat([x_hat, x_hat], axis=1), xp.concat([x, x], axis=1)
     narrow_loss = float(layers.mse_loss(x_hat, x)[0])
-    assert float(layers.mse_loss(wide_hat, wide)[0]) == pytest.approx(2 * narrow_loss)
+    assert float(layers.mse_loss(wide_hat, wide)[0]) == pytest.approx(narrow_loss)
 
 
 def test_mse_loss_zero_for_perfect_reconstruction(backend):

@@ -83,7 +83,7 @@ ae.fit(
     finetune_iters=FINETUNE,
     batch_size=BATCH,
     optimizer="sgd",
-    lr=1e-3,
+    lr=0.784,  # the loss averages over the 784 pixels
     momentum=0.9,
     lr_step=None,
     verbose=not FAST,
