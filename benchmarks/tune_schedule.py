@@ -147,7 +147,9 @@ def run_config(name: str, cfg: dict, seed: int, verbose: bool) -> dict:
     }
     ae = StackedAutoencoder(
         dims=tuple(cfg.get("dims", (784, 500, 500, 2000, 10))),
-        dropout=cfg["dropout"], init_std=cfg["init_std"], random_state=rng.spawn(1)[0]
+        dropout=cfg["dropout"],
+        init_std=cfg["init_std"],
+        random_state=rng.spawn(1)[0],
     )
     start, cpu = time.perf_counter(), time.process_time()
     try:
@@ -307,8 +309,12 @@ def run_curve(name: str, cfg: dict, seed: int, checkpoints: list[int], verbose: 
     for override in cfg["dec"]:
         params = {**DEC_DEFAULT, **override}
         model = DEC(
-            n_clusters=10, autoencoder=ae, scale=cfg["scale"], random_state=seed,
-            verbose=verbose, **params,
+            n_clusters=10,
+            autoencoder=ae,
+            scale=cfg["scale"],
+            random_state=seed,
+            verbose=verbose,
+            **params,
         )
         t0, c0 = time.perf_counter(), time.process_time()
         model.fit(X, y)
@@ -401,7 +407,9 @@ def main(argv=None) -> int:
     parser.add_argument("--as", dest="label", help="name to log the run under")
     parser.add_argument("--list", action="store_true")
     parser.add_argument(
-        "--curve", type=int, nargs="+",
+        "--curve",
+        type=int,
+        nargs="+",
         help="screening: AE + k-means at these fine-tuning iterations (see run_curve)",
     )
     parser.add_argument("--verbose", action="store_true")

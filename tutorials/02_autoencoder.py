@@ -180,7 +180,9 @@ plots.plot_image_rows(
 # %%
 n_pairs = len(DIMS) - 1
 total = n_pairs * LAYERWISE + FINETUNE
-common = dict(batch_size=BATCH, optimizer="sgd", lr=0.784, momentum=0.9, lr_step=None, verbose=False)
+common = dict(
+    batch_size=BATCH, optimizer="sgd", lr=0.784, momentum=0.9, lr_step=None, verbose=False
+)
 
 start = time.perf_counter()
 greedy = decnp.StackedAutoencoder(dims=DIMS, random_state=0)
