@@ -34,6 +34,14 @@ def _check_distribution(a: Any, name: str) -> None:
         raise ValueError(f"{name} must be non-negative (a distribution over clusters)")
 
 
+def _check_nk(a: Any, name: str, z: Any, mu: Any) -> None:
+    """``a`` must be (n, k): one row per point of ``z``, one column per centre."""
+    if tuple(a.shape) != (z.shape[0], mu.shape[0]):
+        raise ValueError(
+            f"{name} must have shape (n, k) = {(z.shape[0], mu.shape[0])}, got {tuple(a.shape)}"
+        )
+
+
 def _squared_distances(z: Any, mu: Any) -> Any:
     """||z_i - mu_j||^2, shape (n, k), from explicit differences.
 
@@ -186,10 +194,7 @@ def kl_gradients(z: Any, mu: Any, p: Any, alpha: float = 1.0):
     """
     _check_z_mu(z, mu, alpha)
     _check_distribution(p, "p")
-    if tuple(p.shape) != (z.shape[0], mu.shape[0]):
-        raise ValueError(
-            f"p must have shape (n, k) = {(z.shape[0], mu.shape[0])}, got {tuple(p.shape)}"
-        )
+    _check_nk(p, "p", z, mu)
     return _kl_gradients(z, mu, p, alpha)[:2]
 
 
@@ -223,10 +228,7 @@ def soft_assignment_backward(dq: Any, z: Any, mu: Any, alpha: float = 1.0):
     """
     _check_z_mu(z, mu, alpha)
     check_array(dq, "dq", allow_host_conversion=False, floating=True)
-    if tuple(dq.shape) != (z.shape[0], mu.shape[0]):
-        raise ValueError(
-            f"dq must have shape (n, k) = {(z.shape[0], mu.shape[0])}, got {tuple(dq.shape)}"
-        )
+    _check_nk(dq, "dq", z, mu)
     xp = namespace(dq, z, mu)
     q, w = _kernel(z, mu, alpha)
     s = dq * q

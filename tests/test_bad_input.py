@@ -148,3 +148,16 @@ def test_cuda_without_cupy_says_so():
         get_backend("cuda")
     with pytest.raises(ValueError, match="CuPy"):
         DEC(n_clusters=3, device="cuda", **TINY).fit(X)
+
+
+def test_degenerate_data_gives_finite_results():
+    # A constant feature, duplicated rows and fewer distinct points than clusters:
+    # no NaN anywhere, every label valid.
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=(4, 6)).astype(np.float32)
+    Xd = np.repeat(base, 10, axis=0)
+    Xd[:, 2] = 5.0
+    model = DEC(n_clusters=6, random_state=0, pretrain_optimizer="adam", **TINY).fit(Xd)
+    assert np.all(np.isfinite(model.cluster_centers_))
+    assert np.all(np.isfinite(model.predict_proba(Xd)))
+    assert set(model.labels_) <= set(range(6))

@@ -733,3 +733,36 @@ def test_load_data_argument_errors(tmp_path):
     for bad in (1.0, True):
         with pytest.raises(TypeError, match="label_column"):
             load_data(path, label_column=bad)
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".npy", ".csv"])
+def test_fuzzed_user_data_loads_cleanly_or_fails_clearly(tmp_path, suffix):
+    # Byte flips and truncations of a user's data file: every outcome is either
+    # finite float32 data or a ValueError naming the problem, never another error.
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(20, 4)).astype(np.float32)
+    good = tmp_path / f"good{suffix}"
+    if suffix == ".npz":
+        np.savez(good, X=X, y=np.arange(20) % 3)
+    elif suffix == ".npy":
+        np.save(good, X)
+    else:
+        np.savetxt(good, X, delimiter=",")
+    raw = good.read_bytes()
+    refused = 0
+    for trial in range(120):
+        data = bytearray(raw)
+        if trial % 3 == 0:
+            data = data[: rng.integers(0, len(data))]
+        else:
+            for pos in rng.integers(0, len(data), size=rng.integers(1, 4)):
+                data[pos] ^= int(rng.integers(1, 256))
+        path = tmp_path / f"fuzz{trial}{suffix}"
+        path.write_bytes(bytes(data))
+        try:
+            Xf, _ = load_data(path)
+        except ValueError:
+            refused += 1
+            continue
+        assert Xf.dtype == np.float32 and Xf.ndim == 2 and np.all(np.isfinite(Xf))
+    assert refused > 0
