@@ -79,7 +79,17 @@ def run_one(X: np.ndarray, y: np.ndarray, name: str, seed: int, verbose: bool) -
         **{
             k: v
             for k, v in kwargs.items()
-            if k in ("lr", "momentum", "update_interval", "tol", "max_iter", "n_init", "batch_size")
+            if k
+            in (
+                "lr",
+                "momentum",
+                "update_interval",
+                "tol",
+                "max_iter",
+                "n_init",
+                "batch_size",
+                "scale",
+            )
         },
     ).fit(X, y)
     out["methods"]["DEC w/o backprop"] = _scores(y, frozen.labels_, sum(frozen.seconds_.values()))
