@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from decnp.backend import Backend, get_backend
@@ -33,3 +34,17 @@ def _make_backend(name: str) -> Backend:
 def backend(request: pytest.FixtureRequest) -> Backend:
     """A :class:`decnp.backend.Backend` for each array library under test."""
     return _make_backend(request.param)
+
+
+def damaged_copies(raw: bytes, count: int, seed: int = 0):
+    """``count`` damaged versions of ``raw``: every third truncated at a random
+    length, the others with one to three random bytes flipped. For fuzzing loaders."""
+    rng = np.random.default_rng(seed)
+    for trial in range(count):
+        data = bytearray(raw)
+        if trial % 3 == 0:
+            data = data[: rng.integers(0, len(data))]
+        else:
+            for pos in rng.integers(0, len(data), size=rng.integers(1, 4)):
+                data[pos] ^= int(rng.integers(1, 256))
+        yield bytes(data)

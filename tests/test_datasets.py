@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import damaged_copies
 
 from decnp import datasets
 from decnp.datasets import (
@@ -748,17 +749,10 @@ def test_fuzzed_user_data_loads_cleanly_or_fails_clearly(tmp_path, suffix):
         np.save(good, X)
     else:
         np.savetxt(good, X, delimiter=",")
-    raw = good.read_bytes()
     refused = 0
-    for trial in range(120):
-        data = bytearray(raw)
-        if trial % 3 == 0:
-            data = data[: rng.integers(0, len(data))]
-        else:
-            for pos in rng.integers(0, len(data), size=rng.integers(1, 4)):
-                data[pos] ^= int(rng.integers(1, 256))
+    for trial, data in enumerate(damaged_copies(good.read_bytes(), 120, seed=1)):
         path = tmp_path / f"fuzz{trial}{suffix}"
-        path.write_bytes(bytes(data))
+        path.write_bytes(data)
         try:
             Xf, _ = load_data(path)
         except ValueError:

@@ -9,6 +9,7 @@ import os
 
 import numpy as np
 import pytest
+from conftest import damaged_copies
 
 from decnp import DEC, StackedAutoencoder
 from decnp.persistence import (
@@ -398,17 +399,10 @@ def test_fuzzed_dec_files_load_cleanly_or_fail_clearly(tmp_path):
     ).fit(X)
     good = tmp_path / "good.npz"
     model.save(good)
-    raw = bytearray(good.read_bytes())
     outcomes = {"loaded": 0, "refused": 0}
-    for trial in range(150):
-        data = bytearray(raw)
-        if trial % 3 == 0:
-            data = data[: rng.integers(0, len(data))]
-        else:
-            for pos in rng.integers(0, len(data), size=rng.integers(1, 4)):
-                data[pos] ^= int(rng.integers(1, 256))
+    for trial, data in enumerate(damaged_copies(good.read_bytes(), 150)):
         path = tmp_path / f"fuzz{trial}.npz"
-        path.write_bytes(bytes(data))
+        path.write_bytes(data)
         try:
             loaded = DEC.load(path)
         except ValueError:
