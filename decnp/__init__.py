@@ -4,7 +4,7 @@ Every forward and backward pass is written by hand and checked by finite
 differences; the same code runs on CuPy with ``device="cuda"``.
 """
 
-from . import backend, datasets, metrics
+from . import backend, datasets, metrics, presets, tsne
 from .autoencoder import StackedAutoencoder
 from .dec import DEC
 from .gradcheck import numerical_gradient, rel_error
@@ -29,8 +29,10 @@ __all__ = [
     "kmeans",
     "metrics",
     "numerical_gradient",
+    "presets",
     "rel_error",
     "soft_assignment",
     "soft_assignment_backward",
     "target_distribution",
+    "tsne",
 ]
