@@ -131,6 +131,34 @@ def _loss_summary(log):
     return {"first": log[0][1], "last": log[-1][1], "min": min(v for _, v in log)}
 
 
+def _evaluate_dec(X, y, ae, cfg: dict, override: dict, seed: int, verbose: bool) -> dict:
+    """One DEC setting trained from the pretrained ``ae``: accuracy, NMI, timings."""
+    params = {**DEC_DEFAULT, **override}
+    model = DEC(
+        n_clusters=10,
+        autoencoder=ae,
+        scale=cfg["scale"],
+        random_state=seed,
+        verbose=verbose,
+        **params,
+    )
+    start, cpu = time.perf_counter(), time.process_time()
+    try:
+        model.fit(X, y)
+    except TrainingDivergedError as exc:
+        return {"params": params, "status": f"diverged: {exc}"}
+    return {
+        "params": params,
+        "acc": metrics.cluster_accuracy(y, model.labels_),
+        "nmi": metrics.nmi(y, model.labels_),
+        "n_iter": model.n_iter_,
+        "seconds": {k: round(v, 2) for k, v in model.seconds_.items()},
+        "total_seconds": round(time.perf_counter() - start, 2),
+        "cpu_seconds": round(time.process_time() - cpu, 2),
+        "acc_curve": [(h["iteration"], round(h["acc"], 4)) for h in model.history_],
+    }
+
+
 def run_config(name: str, cfg: dict, seed: int, verbose: bool) -> dict:
     X, y = datasets.load_mnist("test")
     scale = datasets.unit_energy_scale(X) if cfg["scale"] == "unit_energy" else 1.0
@@ -179,35 +207,7 @@ def run_config(name: str, cfg: dict, seed: int, verbose: bool) -> dict:
     record["ae_kmeans_nmi"] = metrics.nmi(y, labels)
     record["dec"] = []
     for override in cfg["dec"]:
-        params = {**DEC_DEFAULT, **override}
-        model = DEC(
-            n_clusters=10,
-            autoencoder=ae,
-            scale=cfg["scale"],
-            random_state=seed,
-            verbose=verbose,
-            **params,
-        )
-        start, cpu = time.perf_counter(), time.process_time()
-        try:
-            model.fit(X, y)
-        except TrainingDivergedError as exc:
-            record["dec"].append({"params": params, "status": f"diverged: {exc}"})
-            continue
-        total = time.perf_counter() - start
-        cpu = time.process_time() - cpu
-        record["dec"].append(
-            {
-                "params": params,
-                "acc": metrics.cluster_accuracy(y, model.labels_),
-                "nmi": metrics.nmi(y, model.labels_),
-                "n_iter": model.n_iter_,
-                "seconds": {k: round(v, 2) for k, v in model.seconds_.items()},
-                "total_seconds": round(total, 2),
-                "cpu_seconds": round(cpu, 2),
-                "acc_curve": [h.get("acc") for h in model.history_],
-            }
-        )
+        record["dec"].append(_evaluate_dec(X, y, ae, cfg, override, seed, verbose))
     record["load_after"] = os.getloadavg()[0]
     record["total_seconds"] = round(
         record["seconds"]["pretrain"] + max(d.get("total_seconds", 0) for d in record["dec"]), 2
@@ -307,28 +307,7 @@ def run_curve(name: str, cfg: dict, seed: int, checkpoints: list[int], verbose: 
     record["ae_kmeans_acc"] = record["curve"][-1]["ae_kmeans_acc"]
     record["dec"] = []
     for override in cfg["dec"]:
-        params = {**DEC_DEFAULT, **override}
-        model = DEC(
-            n_clusters=10,
-            autoencoder=ae,
-            scale=cfg["scale"],
-            random_state=seed,
-            verbose=verbose,
-            **params,
-        )
-        t0, c0 = time.perf_counter(), time.process_time()
-        model.fit(X, y)
-        record["dec"].append(
-            {
-                "params": params,
-                "acc": metrics.cluster_accuracy(y, model.labels_),
-                "nmi": metrics.nmi(y, model.labels_),
-                "n_iter": model.n_iter_,
-                "total_seconds": round(time.perf_counter() - t0, 2),
-                "cpu_seconds": round(time.process_time() - c0, 2),
-                "acc_curve": [(h["iteration"], round(h["acc"], 4)) for h in model.history_],
-            }
-        )
+        record["dec"].append(_evaluate_dec(X, y, ae, cfg, override, seed, verbose))
     record["load_after"] = os.getloadavg()[0]
     return record
 
