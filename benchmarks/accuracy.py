@@ -28,26 +28,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import ROOT, mnist_dir, write_json
+from _common import scores as _scores
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from decnp import DEC, datasets, kmeans
+from decnp.presets import preset
 
-from decnp import DEC, datasets, kmeans, metrics  # noqa: E402
-from decnp.persistence import atomic_write  # noqa: E402
-from decnp.presets import preset  # noqa: E402
-
-SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 PAPER = {"k-means": 53.49, "AE + k-means": None, "DEC w/o backprop": 79.82, "DEC": 84.30}
 METHODS = ("k-means", "AE + k-means", "DEC w/o backprop", "DEC")
-
-
-def _scores(y: np.ndarray, labels: np.ndarray, seconds: float) -> dict:
-    return {
-        "acc": metrics.cluster_accuracy(y, labels),
-        "nmi": metrics.nmi(y, labels),
-        "ari": metrics.ari(y, labels),
-        "seconds": round(seconds, 2),
-    }
 
 
 def run_one(X: np.ndarray, y: np.ndarray, name: str, seed: int, verbose: bool) -> dict:
@@ -136,8 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.summary:
         print(summary(results))
         return 0
-    data_dir = SHARED_MNIST if SHARED_MNIST.is_dir() else None
-    X, y = datasets.load_mnist(args.subset, data_dir=data_dir)
+    X, y = datasets.load_mnist(args.subset, data_dir=mnist_dir())
     for name in args.preset:
         for seed in args.seeds:
             result = run_one(X, y, name, seed, verbose=not args.quiet)
@@ -149,8 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                 if (r["preset"], r["seed"], r.get("n_samples")) != (name, seed, X.shape[0])
             ] + [result]
             payload = {"machine": platform.processor() or platform.machine(), "runs": results}
-            text = json.dumps(payload, indent=1) + "\n"
-            atomic_write(args.out, lambda f, text=text: f.write(text.encode()))
+            write_json(args.out, payload)
             accs = {m: round(v["acc"], 4) for m, v in result["methods"].items()}
             print(f"preset {name} seed {seed}: {accs}", flush=True)
     print(summary(results))

@@ -40,11 +40,20 @@ done), so ``peak_train_mb`` is the high-water mark of the timed rounds alone and
 ``peak_total_mb`` of the whole process (imports, data, setup). Where the reset is
 refused the total is reported and marked so.
 
+``--scaling --memmap`` gives each worker its data as a ``numpy.memmap`` of the
+``.npy`` file written to a temporary directory, which decnp streams a minibatch
+at a time (:class:`decnp.training.Rows`). The file's pages that were read count
+in the resident set (as ``RssFile``: page cache, dropped under memory pressure),
+so those workers also report ``RssAnon`` and the ``tracemalloc`` peak of the
+timed rounds (NumPy's allocations; tracing costs the Python-level loop a little
+time): the memory that should not grow with n.
+
 Examples::
 
     python benchmarks/throughput.py --quick
     python benchmarks/throughput.py --iters 20 --repeats 3
     python benchmarks/throughput.py --threads 2 --iters 50 --repeats 7 --scaling
+    python benchmarks/throughput.py --phases e2e --repeats 1 --scaling --memmap
     python benchmarks/throughput.py --device cuda --iters 200 --repeats 5
 """
 
@@ -61,6 +70,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -315,7 +325,7 @@ def _setup_decnp(spec: dict, X: np.ndarray):
     from decnp.network import Network
     from decnp.objective import _kl, _kl_gradients, soft_assignment, target_distribution
     from decnp.optim import SGD
-    from decnp.training import BatchSampler
+    from decnp.training import BatchSampler, Rows
 
     b = get_backend(spec["device"])
     xp = b.xp
@@ -334,7 +344,8 @@ def _setup_decnp(spec: dict, X: np.ndarray):
         else:
             weights, acts = deep_stack(seed)
             rates, data = 0.0, X
-        Xd = b.asarray(data, dtype="float32")
+        # A memmap is streamed as StackedAutoencoder.fit streams it, not copied.
+        Xd = Rows(data, b, "float32") if spec.get("memmap") else b.asarray(data, dtype="float32")
         net = net_of(weights, acts)
         opt = SGD(net.params, lr=AE_LR, momentum=MOMENTUM)
         rand = b.random(seed)
@@ -572,9 +583,14 @@ def worker_main(spec: dict) -> None:
 
         _limits = threadpool_limits(spec["threads"])  # stays in force for the process
         rss_import = _status_kb("VmRSS")
-        X = np.load(spec["data"])
-        rss_data = _status_kb("VmRSS")
         impl = spec["impl"]
+        mmap_mode = None
+        if spec.get("memmap"):
+            # Read-only for decnp, which must never write to its input; copy-on-write
+            # for the others (torch.from_numpy warns about read-only arrays).
+            mmap_mode = "r" if impl == "decnp" else "c"
+        X = np.load(spec["data"], mmap_mode=mmap_mode)
+        rss_data = _status_kb("VmRSS")
         if impl == "decnp" and spec["device"] == "cuda":
             from decnp.backend import get_backend
 
@@ -597,6 +613,8 @@ def worker_main(spec: dict) -> None:
         rss_setup = _status_kb("VmRSS")
         hwm_setup = _status_kb("VmHWM")
         reset = _reset_peak()
+        if spec.get("memmap"):
+            tracemalloc.start()
         send(
             {
                 "ready": True,
@@ -641,13 +659,16 @@ def worker_main(spec: dict) -> None:
             pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(25)
             send({"seconds": seconds, "pstats": text.getvalue()})
         elif cmd == "quit":
-            send(
-                {
-                    "rss_end_mb": _mb(_status_kb("VmRSS")),
-                    "peak_train_mb" if reset else "peak_total_mb": _mb(_status_kb("VmHWM")),
-                    "gpu_peak_mb": _gpu_peak(impl, spec["device"]),
-                }
-            )
+            end = {
+                "rss_end_mb": _mb(_status_kb("VmRSS")),
+                "peak_train_mb" if reset else "peak_total_mb": _mb(_status_kb("VmHWM")),
+                "gpu_peak_mb": _gpu_peak(impl, spec["device"]),
+            }
+            if tracemalloc.is_tracing():
+                end["traced_peak_mb"] = round(tracemalloc.get_traced_memory()[1] / 2**20, 2)
+                end["rss_anon_end_mb"] = _mb(_status_kb("RssAnon"))
+                end["rss_file_end_mb"] = _mb(_status_kb("RssFile"))
+            send(end)
             return
 
 
@@ -862,9 +883,10 @@ def profile_e2e(args, base: dict, env: dict) -> dict:
 
 
 def scaling(args, X: np.ndarray, tmp: Path, env: dict, base: dict) -> dict:
-    """One epoch of end-to-end autoencoder training at each n, fresh workers, peak RSS."""
+    """One epoch of end-to-end autoencoder training at each n, fresh workers, peak RSS
+    (and with ``--memmap`` the data as a memmap of the file, the tracemalloc peak)."""
     sizes = args.scaling_sizes
-    out: dict[str, Any] = {"sizes": sizes, "points": []}
+    out: dict[str, Any] = {"sizes": sizes, "points": [], "memmap": args.memmap}
     impls = [i for i in ("decnp", "torch") if i in args.scaling_impls]
     for n in sizes:
         path = tmp / f"X_{n}.npy"
@@ -873,7 +895,7 @@ def scaling(args, X: np.ndarray, tmp: Path, env: dict, base: dict) -> dict:
         ph = run_phase(
             "epoch",
             impls,
-            {**base, "data": str(path), "iters": iters, "warmup": True},
+            {**base, "data": str(path), "iters": iters, "warmup": True, "memmap": args.memmap},
             env,
             args.scaling_repeats,
             args.gap,
@@ -928,6 +950,12 @@ def main(argv: list[str] | None = None) -> None:
         default=[10_000, 35_000, 70_000, 140_000],
     )
     p.add_argument("--scaling-repeats", type=int, default=1)
+    p.add_argument(
+        "--memmap",
+        action="store_true",
+        help="with --scaling: the workers map the data file (numpy.memmap) instead of "
+        "loading it, and report the tracemalloc peak and RssAnon",
+    )
     p.add_argument("--scaling-impls", default="decnp,torch")
     p.add_argument(
         "--profile",
@@ -1154,11 +1182,20 @@ def markdown(result: dict) -> str:
             )
     sc = result.get("scaling")
     if sc:
+        mm = sc.get("memmap", False)
+        lines += [""]
+        if mm:
+            lines += [
+                "Input: a numpy.memmap of the data file (read-only for decnp). Peak RSS "
+                "counts the file pages read; RssAnon (at the end) and the tracemalloc "
+                "peak of the timed rounds (NumPy allocations) do not.",
+                "",
+            ]
+        extra = " decnp RssAnon MB | decnp traced peak MB |" if mm else ""
         lines += [
-            "",
             "| n | iterations / epoch | decnp s / epoch | torch s / epoch | decnp peak RSS MB "
-            "| torch peak RSS MB |",
-            "|---:|---:|---:|---:|---:|---:|",
+            "| torch peak RSS MB |" + extra,
+            "|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if mm else ""),
         ]
         for pt in sc["points"]:
             med, it = pt["median_seconds_per_unit"], pt["iters_per_epoch"]
@@ -1170,10 +1207,14 @@ def markdown(result: dict) -> str:
             def ep(impl, med=med, it=it):
                 return "-" if impl not in med else f"{med[impl] * it:.2f}"
 
-            lines.append(
+            row = (
                 f"| {pt['n']} | {it} | {ep('decnp')} | {ep('torch')} "
                 f"| {peaks.get('decnp', '-')} | {peaks.get('torch', '-')} |"
             )
+            if mm:
+                w = pt["workers"].get("decnp", {})
+                row += f" {w.get('rss_anon_end_mb', '-')} | {w.get('traced_peak_mb', '-')} |"
+            lines.append(row)
         for impl in ("decnp", "torch"):
             fit = sc.get(f"{impl}_fit_epoch_seconds")
             if fit:

@@ -12,6 +12,7 @@ from .kmeans import kmeans
 from .objective import (
     kl_divergence,
     kl_gradients,
+    mean_kl,
     soft_assignment,
     soft_assignment_backward,
     target_distribution,
@@ -27,6 +28,7 @@ __all__ = [
     "kl_divergence",
     "kl_gradients",
     "kmeans",
+    "mean_kl",
     "metrics",
     "numerical_gradient",
     "presets",

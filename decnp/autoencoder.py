@@ -27,7 +27,7 @@ from .network import Network
 from .optim import SGD, Adam, restore
 from .persistence import ModelFileError, load_arrays, save_arrays
 from .progress import Progress
-from .training import BatchSampler, check_loss
+from .training import BatchSampler, Rows, check_loss, map_blocks
 from .validation import check_array, check_choice, check_random_state, check_scalar
 
 OPTIMIZERS = ("sgd", "adam")
@@ -100,13 +100,26 @@ class StackedAutoencoder:
                 "this StackedAutoencoder is not fitted yet; call fit(X) or load a model first"
             )
 
-    def _to_device(self, X: Any, name: str = "X") -> Any:
-        """Validate ``X`` against the fitted width and move it to the device."""
+    def _check_width(self, X: Any, name: str) -> Any:
         X = check_array(X, name)
         if X.shape[1] != self.dims[0]:
             raise ValueError(
                 f"{name} must have {self.dims[0]} features (dims[0]), got {X.shape[1]}"
             )
+        return X
+
+    def _rows(self, X: Any) -> Rows:
+        """Validate ``X`` against ``dims[0]`` and serve its rows to this model's device
+        (host input a batch at a time, see :class:`decnp.training.Rows`)."""
+        return Rows(self._check_width(X, "X"), get_backend(self.device), self.dtype)
+
+    def _to_device(self, X: Any, name: str = "X") -> Any:
+        """Validate ``X`` and return all of it as one array on the device.
+
+        For scripts that index the data themselves; ``fit`` and ``transform``
+        go through :meth:`_rows`, which does not copy host input whole.
+        """
+        X = self._check_width(X, name)
         b = self.backend_
         if namespace(X) is not b.xp and b.xp is not np:
             X = to_numpy(X)
@@ -125,6 +138,7 @@ class StackedAutoencoder:
         momentum: float = 0.9,
         optimizer: str = "sgd",
         finetune_lr: float | None = None,
+        finetune_dropout: float = 0.0,
         gamma: float = 0.1,
         verbose: bool = True,
         checkpoint: str | os.PathLike | None = None,
@@ -136,6 +150,9 @@ class StackedAutoencoder:
         Parameters
         ----------
         X : array_like, shape (n, d)
+            The data. A host NumPy array, ``numpy.memmap`` included, is never
+            copied whole: each minibatch reads its rows and casts them to
+            ``dtype`` on the fly (see Notes).
         layerwise_iters : int
             Iterations per layer pair (paper: 50,000); 0 skips layer-wise training.
         finetune_iters : int
@@ -152,6 +169,11 @@ class StackedAutoencoder:
         optimizer : {"sgd", "adam"}
         finetune_lr : float or None
             Learning rate of fine-tuning; defaults to ``lr``.
+        finetune_dropout : float
+            Dropout rate on the input during fine-tuning, in [0, 1). The paper
+            fine-tunes without dropout (0); a positive rate keeps the deep
+            autoencoder denoising, which the ``fast`` preset uses because its
+            short schedule has no layer-wise (denoising) phase.
         gamma : float
             Factor of each learning-rate drop.
         verbose : bool
@@ -170,6 +192,19 @@ class StackedAutoencoder:
         Returns
         -------
         self
+
+        Notes
+        -----
+        Memory does not grow with n beyond per-sample outputs. Minibatches and
+        full-data passes read host rows as they go, so a ``numpy.memmap`` larger
+        than memory trains (and is only read, never written), with results bit
+        for bit those of the same data in memory. The per-sample output kept is
+        the input of each layer-wise pair after the first: the data through the
+        trained pairs below, computed once per pair in blocks and held for that
+        pair's training, an (n, h_{l-1}) array of ``dtype`` on the device (for the
+        paper's network at most n x 2000). It is kept, not recomputed per
+        minibatch, because running the frozen layers below for every batch
+        would cost more than the pair's own step.
         """
         b = self._check_params()
         check_scalar(layerwise_iters, "layerwise_iters", integer=True, low=0)
@@ -178,6 +213,7 @@ class StackedAutoencoder:
         check_choice(optimizer, "optimizer", OPTIMIZERS)
         finetune_lr = lr if finetune_lr is None else finetune_lr
         check_scalar(finetune_lr, "finetune_lr", low=0.0, low_inclusive=False)
+        check_scalar(finetune_dropout, "finetune_dropout", low=0.0, high=1.0, high_inclusive=False)
         make_opt = self._optimizer_factory(optimizer, momentum, lr_step, gamma)
         make_opt([], lr)  # validates the other hyperparameters before any work
         ckpt = Checkpoint(checkpoint, checkpoint_every) if checkpoint is not None else None
@@ -186,12 +222,9 @@ class StackedAutoencoder:
         self.backend_ = b
         generator = check_random_state(self.random_state)
         rand = b.random(generator)
-        self.n_features_in_ = check_array(X, "X").shape[1]
-        if self.n_features_in_ != self.dims[0]:
-            raise ValueError(
-                f"X must have {self.dims[0]} features (dims[0]), got {self.n_features_in_}"
-            )
-        X = self._to_device(X)
+        # DEC passes Rows of data it has validated and scales; users pass arrays.
+        X = X if isinstance(X, Rows) else self._rows(X)
+        self.n_features_in_ = X.shape[1]
         dtype = getattr(b.xp, self.dtype)
         L = len(self.dims) - 1
         enc_acts = ["relu"] * (L - 1) + ["linear"]
@@ -226,7 +259,8 @@ class StackedAutoencoder:
                 name = f"pretrain pair {i + 1}/{L} ({self.dims[i]}-{self.dims[i + 1]})"
                 phases.append((name, pair, drop, layerwise_iters, lr))
         if finetune_iters > 0:
-            phases.append(("fine-tune", self._deep(), 0.0, finetune_iters, finetune_lr))
+            drop = [finetune_dropout] + [0.0] * (2 * L - 1)  # corrupt the input only
+            phases.append(("fine-tune", self._deep(), drop, finetune_iters, finetune_lr))
         self.history_ = {"layerwise": [], "finetune": [], "seconds": {}}
         settings = {
             **self._meta(),
@@ -242,6 +276,7 @@ class StackedAutoencoder:
                 optimizer,
                 finetune_lr,
                 gamma,
+                finetune_dropout,
             ],
         }
         state = ckpt.load("StackedAutoencoder-checkpoint", settings) if resume else None
@@ -260,11 +295,14 @@ class StackedAutoencoder:
         for k in range(first, len(phases)):
             name, net, drop, iters, phase_lr = phases[k]
             # A pair's input is the data through the pairs below it: deterministic, so
-            # it is recomputed rather than saved.
+            # it is recomputed rather than saved; and computed once per pair, not per
+            # minibatch, as running the frozen layers below for every batch would
+            # cost more than the pair's own step (about 14 times for the paper's last
+            # pair, 2000-10).
             h = X
             if name != "fine-tune" and k > 0:
                 below = Network(self.encoder_.weights[:k], self.encoder_.activations[:k])
-                h = _forward_in_batches(below, X)
+                h = Rows.of(_forward_in_batches(below, X))
             opt = make_opt(net.params, phase_lr)
             sampler = BatchSampler(X.shape[0], batch_size, rand)
             log, start = [], 0
@@ -340,14 +378,18 @@ class StackedAutoencoder:
     # -- inference ----------------------------------------------------------
 
     def transform(self, X: Any, batch_size: int = 4096) -> np.ndarray:
-        """Embed ``X``: the encoder's output z, shape (n, h_L), as a NumPy array."""
+        """Embed ``X``: the encoder's output z, shape (n, h_L), as a NumPy array.
+
+        ``X`` is read ``batch_size`` rows at a time, so a ``numpy.memmap`` is
+        never loaded whole.
+        """
         self._check_fitted()
-        return to_numpy(_forward_in_batches(self.encoder_, self._to_device(X), batch_size))
+        return to_numpy(_forward_in_batches(self.encoder_, self._rows(X), batch_size))
 
     def reconstruct(self, X: Any, batch_size: int = 4096) -> np.ndarray:
         """Pass ``X`` through encoder and decoder, shape (n, d), as a NumPy array."""
         self._check_fitted()
-        return to_numpy(_forward_in_batches(self._deep(), self._to_device(X), batch_size))
+        return to_numpy(_forward_in_batches(self._deep(), self._rows(X), batch_size))
 
     # -- files --------------------------------------------------------------
 
@@ -452,12 +494,12 @@ def _train_reconstruction(
     be finite, so a diverged run never overwrites the last good checkpoint.
     Returns the seconds spent.
     """
-    xp = namespace(X)
+    rows = Rows.of(X)
     progress = Progress(iters, phase, enabled=verbose)
     progress.done = start
     with InterruptGuard() as guard:
         for t in range(start, iters):
-            xb = xp.take(X, sampler.next(), axis=0)
+            xb = rows.take(sampler.next())
             out, cache = net.forward(xb, dropout=dropout, rand=rand)
             loss, dout = mse_loss(out, xb)
             if isinstance(opt, SGD):
@@ -481,8 +523,6 @@ def _train_reconstruction(
 
 
 def _forward_in_batches(net: Network, X: Any, batch_size: int = 4096) -> Any:
-    """``net``'s output for all of ``X``, a block of rows at a time (bounded memory)."""
-    xp = namespace(X)
-    n = X.shape[0]
-    blocks = [net.forward(X[i : min(i + batch_size, n), ...])[0] for i in range(0, n, batch_size)]
-    return blocks[0] if len(blocks) == 1 else xp.concat(blocks, axis=0)
+    """``net``'s output for every row of ``X`` (an array or :class:`Rows`), on the device,
+    computed a block of ``batch_size`` rows at a time."""
+    return map_blocks(lambda xb: net.forward(xb)[0], X, batch_size)

@@ -8,13 +8,18 @@ The user picks the hardware once, with ``device="cpu"`` or ``device="cuda"``; a
 makes random numbers on the device.
 
 The few places where a library offers something faster than the standard (writing
-a matrix product into an existing buffer) sit behind :func:`matmul` here, with the
-portable array-API expression as the fallback.
+a matrix product into an existing buffer, cache-sized threaded blocks for
+element-wise updates) sit behind :func:`matmul`, :func:`relu`, :func:`relu_grad`
+and :func:`blockwise` here, with the portable array-API expression as the
+fallback.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -253,6 +258,59 @@ def matmul(a: Any, b: Any, out: Any = None) -> Any:
     return out
 
 
+# Elements per block of :func:`blockwise`: four float32 operands of 256 Ki
+# elements (1 MiB each) stay in a core's cache while every operation on the
+# block runs, where whole-array passes stream each operand from memory again.
+_BLOCK = 1 << 18
+
+
+def _blockwise_threads() -> int:
+    """Worker threads for :func:`blockwise`: the BLAS thread setting if the user
+    made one (so one setting limits all of decnp's threads), else the CPU count."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        value = os.environ.get(var, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return os.cpu_count() or 1
+
+
+@functools.cache
+def _blockwise_pool(threads: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="decnp-blockwise")
+
+
+def blockwise(fn: Callable[..., None], *arrays: Any) -> None:
+    """Call ``fn(*blocks)`` on aligned blocks of same-shape arrays that ``fn``
+    updates in place, element by element.
+
+    On NumPy, C-contiguous arrays larger than one block are cut into flat
+    blocks that stay in cache while ``fn`` makes all its passes over them, and
+    the blocks are shared among threads (NumPy releases the GIL inside its
+    element-wise loops, which are otherwise single-threaded). Any other case
+    calls ``fn(*arrays)`` once, the portable array-API path. ``fn`` must work
+    element by element, so both paths give bit-identical results.
+    """
+    size = arrays[0].size
+    blocked = (
+        size > _BLOCK
+        and all(isinstance(a, np.ndarray) and a.flags.c_contiguous for a in arrays)
+        and all(a.size == size for a in arrays)
+    )
+    if not blocked:
+        fn(*arrays)
+        return
+    flat = [a.reshape(-1) for a in arrays]
+    starts = range(0, size, _BLOCK)
+    jobs = [[f[s : s + _BLOCK] for f in flat] for s in starts]
+    threads = min(_blockwise_threads(), len(jobs))
+    if threads == 1:
+        for job in jobs:
+            fn(*job)
+        return
+    # list() re-raises the first exception of any block.
+    list(_blockwise_pool(threads).map(lambda job: fn(*job), jobs))
+
+
 def relu(x: Any, out: Any = None) -> Any:
     """``max(x, 0)``, into ``out`` when given (``out`` may be ``x`` itself)."""
     lib = _library(x)
@@ -275,3 +333,33 @@ def relu_grad(dy: Any, y: Any, out: Any = None) -> Any:
         return result
     out[...] = result
     return out
+
+
+def block_rows(x: Any, row_entries: int, entries: int) -> int:
+    """Rows of ``x`` per block for a loop over row blocks whose temporaries hold
+    ``row_entries`` entries per row.
+
+    On the host (NumPy, and the other namespaces) about ``entries`` entries per
+    block, so the temporaries stay in cache while all the passes over a block
+    run. On a GPU (CuPy) blocks of up to 2^22 entries, usually all the rows at
+    once: each array operation is a kernel launch, and a few large launches
+    beat many small ones; the cap bounds the memory for very large ``x``.
+
+    Parameters
+    ----------
+    x : array, shape (n, ...)
+        The array whose rows are blocked.
+    row_entries : int
+        Entries of the block's temporaries per row of ``x``, >= 1.
+    entries : int
+        Cache-sized number of entries for one block on the host.
+
+    Returns
+    -------
+    int
+        Rows per block, between 1 and ``max(n, 1)``.
+    """
+    n = max(int(x.shape[0]), 1)
+    if _library(x) == "cupy":
+        entries = max(entries, 1 << 22)
+    return min(n, max(1, entries // max(row_entries, 1)))

@@ -26,14 +26,14 @@ from . import metrics
 from .autoencoder import StackedAutoencoder, _forward_in_batches
 from .backend import get_backend, to_numpy
 from .checkpoint import Checkpoint, InterruptGuard, generator_state, set_generator_state
-from .datasets import unit_energy_scale
+from .datasets import _unit_energy_factor
 from .kmeans import kmeans
 from .network import Network
 from .objective import _kernel, _kl, _kl_gradients, _target, soft_assignment
 from .optim import SGD, restore
 from .persistence import file_kind, load_arrays, save_arrays
 from .progress import Progress
-from .training import BatchSampler, TrainingDivergedError, check_loss
+from .training import BatchSampler, Rows, TrainingDivergedError, check_loss, map_blocks
 from .validation import check_array, check_choice, check_random_state, check_scalar
 
 _KIND = "DEC-checkpoint"
@@ -75,9 +75,12 @@ class DEC:
         autoencoder must have been trained on data scaled the same way: on
         ``X * decnp.datasets.unit_energy_scale(X)`` for the default, on X itself
         with ``scale=None`` (``DEC(...).fit(X).autoencoder_`` always fits).
-    pretrain_lr, pretrain_lr_step, pretrain_optimizer, finetune_lr, dropout :
-        Passed to :meth:`StackedAutoencoder.fit` (paper: 0.1, 20,000, "sgd",
-        0.1, 0.2).
+    pretrain_lr, pretrain_lr_step, pretrain_optimizer, finetune_lr, finetune_dropout :
+        Passed to :meth:`StackedAutoencoder.fit` as ``lr``, ``lr_step``,
+        ``optimizer``, ``finetune_lr`` and ``finetune_dropout`` (paper: 0.1,
+        20,000, "sgd", 0.1, 0).
+    dropout : float
+        Dropout of the layer-wise pairs, :class:`StackedAutoencoder`'s (paper: 0.2).
     init_std : float
         Standard deviation of the autoencoder's initial weights (paper: 0.01).
     backprop : bool
@@ -141,6 +144,7 @@ class DEC:
         pretrain_lr_step: int | None = 20_000,
         pretrain_optimizer: str = "sgd",
         finetune_lr: float | None = None,
+        finetune_dropout: float = 0.0,
         dropout: float = 0.2,
         init_std: float = 0.01,
         backprop: bool = True,
@@ -168,6 +172,7 @@ class DEC:
         self.pretrain_lr_step = pretrain_lr_step
         self.pretrain_optimizer = pretrain_optimizer
         self.finetune_lr = finetune_lr
+        self.finetune_dropout = finetune_dropout
         self.dropout = dropout
         self.init_std = init_std
         self.backprop = backprop
@@ -208,6 +213,9 @@ class DEC:
                 check_scalar(self.pretrain_lr_step, "pretrain_lr_step", integer=True, low=1)
             check_choice(self.pretrain_optimizer, "pretrain_optimizer", ("sgd", "adam"))
             check_scalar(self.dropout, "dropout", low=0.0, high=1.0, high_inclusive=False)
+            check_scalar(
+                self.finetune_dropout, "finetune_dropout", low=0.0, high=1.0, high_inclusive=False
+            )
             check_scalar(self.init_std, "init_std", low=0.0, low_inclusive=False)
         check_choice(self.backprop, "backprop", (True, False))
         if self.autoencoder is not None:
@@ -226,6 +234,14 @@ class DEC:
         Parameters
         ----------
         X : array_like, shape (n_samples, n_features)
+            A host NumPy array, ``numpy.memmap`` included, is never copied
+            whole: every minibatch and every block of a full-data pass reads its
+            rows, casts them to float32 and multiplies them by ``scale_`` on the
+            fly. Beyond the per-sample outputs (the embedding, Q and P of the
+            target update, the labels, and the hidden layer kept during each
+            layer-wise pretraining pair, see :meth:`StackedAutoencoder.fit`)
+            memory does not grow with n, a memmapped file is only read, and the
+            result equals that for the same data in memory bit for bit.
         y : array_like of int, shape (n_samples,), optional
             True classes, used only to log accuracy, NMI and ARI in ``history_``.
         resume : bool
@@ -254,7 +270,8 @@ class DEC:
         rng = check_random_state(self.random_state)
         ae_rng = rng.spawn(1)[0]
         self.n_features_in_ = X.shape[1]
-        self.scale_ = unit_energy_scale(to_numpy(X)) if self.scale == "unit_energy" else 1.0
+        # X is checked already: the factor's own check would read it all once more.
+        self.scale_ = _unit_energy_factor(to_numpy(X)) if self.scale == "unit_energy" else 1.0
         self.seconds_ = {}
         settings = {**self._settings(), "n_samples": X.shape[0], "n_features": X.shape[1]}
         saved = None
@@ -280,7 +297,7 @@ class DEC:
                 random_state=ae_rng,
             )
             ae.fit(
-                to_numpy(X) * np.float32(self.scale_) if self.scale_ != 1.0 else X,
+                Rows(X, get_backend(self.device), ae.dtype, self.scale_),
                 layerwise_iters=self.pretrain_iters,
                 finetune_iters=self.finetune_iters,
                 batch_size=self.batch_size,
@@ -288,6 +305,7 @@ class DEC:
                 lr_step=self.pretrain_lr_step,
                 optimizer=self.pretrain_optimizer,
                 finetune_lr=self.finetune_lr,
+                finetune_dropout=self.finetune_dropout,
                 verbose=self.verbose,
                 checkpoint=None if ckpt is None else ckpt.path,
                 checkpoint_every=0 if ckpt is None else ckpt.every,
@@ -302,8 +320,8 @@ class DEC:
             [(xp.asarray(w, copy=True), xp.asarray(b, copy=True)) for w, b in ae.encoder_.weights],
             list(ae.encoder_.activations),
         )
-        Xd = self._to_device(X)
-        z = _forward_in_batches(self.encoder_, Xd)
+        rows = Rows(X, self.backend_, ae.dtype, self.scale_)
+        z = _forward_in_batches(self.encoder_, rows)
         if float(xp.max(xp.max(z, axis=0) - xp.min(z, axis=0))) == 0.0:
             # Too large a pretraining rate can kill every ReLU without any NaN: all
             # points then share one embedding and no clustering is possible.
@@ -340,11 +358,11 @@ class DEC:
             saved = None
 
         start = time.perf_counter()
-        self._cluster(Xd, z, mu, y, rng, saved, save if ckpt is not None else None)
+        self._cluster(rows, z, mu, y, rng, saved, save if ckpt is not None else None)
         self.seconds_["cluster"] = self.seconds_.get("cluster", 0.0) + time.perf_counter() - start
         self.cluster_centers_ = to_numpy(mu)
         self._mu = mu
-        self.labels_ = self._predict_device(Xd)
+        self.labels_ = self._predict_device(rows)
         return self
 
     def _settings(self) -> dict:
@@ -357,7 +375,7 @@ class DEC:
 
     def _cluster(
         self,
-        Xd: Any,
+        rows: Rows,
         z: Any,
         mu: Any,
         y: Any,
@@ -373,7 +391,7 @@ class DEC:
         """
         xp = self.backend_.xp
         rand = self.backend_.random(rng)
-        n = Xd.shape[0]
+        n = rows.shape[0]
         params = (self.encoder_.params if self.backprop else []) + [mu]
         opt = SGD(params, lr=self.lr, momentum=self.momentum)
         sampler = BatchSampler(n, self.batch_size, rand)
@@ -405,10 +423,12 @@ class DEC:
             while True:
                 if t % self.update_interval == 0 or t == self.max_iter:
                     if self.backprop and t > 0:
-                        z = _forward_in_batches(self.encoder_, Xd)
+                        z = _forward_in_batches(self.encoder_, rows)
                     # Unchecked maths: a diverged run must reach check_loss below and
                     # be reported as such, not as "z contains NaN".
-                    q = _kernel(z, mu, self.alpha)[0]
+                    # In blocks: the kernel's (rows, k, d) temporaries would be the
+                    # largest arrays of the whole run if made for all n at once.
+                    q = map_blocks(lambda zb: _kernel(zb, mu, self.alpha)[0], z)
                     p = _target(q)
                     labels = to_numpy(xp.argmax(q, axis=1))
                     entry = {
@@ -430,7 +450,7 @@ class DEC:
                 idx = sampler.next()
                 p_batch = xp.take(p, idx, axis=0)
                 if self.backprop:
-                    z_batch, cache = self.encoder_.forward(xp.take(Xd, idx, axis=0))
+                    z_batch, cache = self.encoder_.forward(rows.take(idx))
                 else:
                     z_batch = xp.take(z, idx, axis=0)
                 dz, dmu, _ = _kl_gradients(z_batch, mu, p_batch, self.alpha)
@@ -460,37 +480,43 @@ class DEC:
         if not hasattr(self, "encoder_"):
             raise RuntimeError("this DEC is not fitted yet; call fit(X) or DEC.load(path) first")
 
-    def _to_device(self, X: Any) -> Any:
+    def _rows(self, X: Any) -> Rows:
+        """Validate ``X`` and serve its rows, times ``scale_``, to the device in blocks."""
         X = check_array(X, "X")
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X must have {self.n_features_in_} features, as in fit, got {X.shape[1]}"
             )
         dtype = self.autoencoder_.dtype if hasattr(self, "autoencoder_") else "float32"
-        Xd = self.backend_.asarray(to_numpy(X) if self.backend_.xp is not np else X, dtype)
-        return Xd * self.scale_ if self.scale_ != 1.0 else Xd
+        return Rows(X, self.backend_, dtype, self.scale_)
 
-    def _embed(self, Xd: Any) -> Any:
-        return _forward_in_batches(self.encoder_, Xd)
+    def _embed(self, rows: Rows) -> Any:
+        return _forward_in_batches(self.encoder_, rows)
 
-    def _predict_device(self, Xd: Any) -> np.ndarray:
-        q = soft_assignment(self._embed(Xd), self._mu, self.alpha)
+    def _soft_assignment(self, rows: Rows) -> Any:
+        """q for every row, from the data a block at a time (no (n, k, d) temporary)."""
+        return map_blocks(
+            lambda xb: soft_assignment(self.encoder_.forward(xb)[0], self._mu, self.alpha), rows
+        )
+
+    def _predict_device(self, rows: Rows) -> np.ndarray:
+        q = self._soft_assignment(rows)
         return to_numpy(self.backend_.xp.argmax(q, axis=1)).astype(np.int64)
 
     def transform(self, X: Any) -> np.ndarray:
         """Embedding z_i of each row of ``X``, shape (n, hidden_dims[-1])."""
         self._check_fitted()
-        return to_numpy(self._embed(self._to_device(X)))
+        return to_numpy(self._embed(self._rows(X)))
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Soft assignments q_ij, shape (n, n_clusters); rows sum to 1."""
         self._check_fitted()
-        return to_numpy(soft_assignment(self._embed(self._to_device(X)), self._mu, self.alpha))
+        return to_numpy(self._soft_assignment(self._rows(X)))
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable cluster of each row of ``X``: argmax_j q_ij, int64 of shape (n,)."""
         self._check_fitted()
-        return self._predict_device(self._to_device(X))
+        return self._predict_device(self._rows(X))
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         """``fit(X, y)`` and return ``labels_``."""

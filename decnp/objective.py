@@ -156,6 +156,33 @@ def kl_divergence(p: Any, q: Any) -> float:
     return float(_kl(p, q))
 
 
+def mean_kl(q: Any) -> float:
+    """Per-sample KL(P || Q), with P the target of Q itself: the paper's L for choosing k.
+
+    .. math:: L = \\frac{1}{n} \\sum_i \\sum_j p_{ij} \\log \\frac{p_{ij}}{q_{ij}},
+              \\qquad P = \\text{target\\_distribution}(Q)
+
+    This is the loss of the generalisability criterion G = L_train / L_validation
+    (paper, "Number of clusters"): on each split, Q is the fitted model's soft assignment
+    there and P its target (eq. 3) computed on that split alone. It is averaged
+    over samples, unlike :func:`kl_divergence`, so that splits of different sizes
+    compare; 0 log 0 = 0.
+
+    Parameters
+    ----------
+    q : array, shape (n, k)
+        Soft assignments (non-negative rows summing to 1), e.g.
+        ``DEC.predict_proba(X)``; n >= 1.
+
+    Returns
+    -------
+    L : float
+        ``kl_divergence(target_distribution(q), q) / n``.
+    """
+    _check_distribution(q, "q")
+    return float(_kl(_target(q), q)) / q.shape[0]
+
+
 def _kl(p: Any, q: Any) -> Any:
     """KL(P || Q) as a 0-d array (no host sync), inputs unchecked."""
     xp = namespace(p, q)

@@ -567,9 +567,12 @@ def plot_k_sweep(
         raise ValueError(
             f"ks, nmi and generalisability differ in shape: {ks.shape}, {nmi.shape}, {g.shape}"
         )
+    from matplotlib.ticker import MaxNLocator
+
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     ax.plot(ks, nmi, marker="o", c=COLORS[0], label="NMI")
     ax.set(title=title, xlabel="number of clusters k", ylabel="NMI")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # k is a count
     ax2 = ax.twinx()
     ax2.grid(False)
     ax2.spines["right"].set_visible(True)

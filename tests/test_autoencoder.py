@@ -179,6 +179,29 @@ def test_adam_optimizer_trains(X):
     assert not np.array_equal(ae.transform(X), sgd.transform(X))
 
 
+def test_finetune_dropout_corrupts_only_the_input(X, monkeypatch):
+    # Record the rates fine-tuning passes to the deep network's forward pass.
+    from decnp.network import Network
+
+    seen = []
+    forward = Network.forward
+
+    def spy(self, x, dropout=0.0, **kw):
+        seen.append(dropout)
+        return forward(self, x, dropout=dropout, **kw)
+
+    monkeypatch.setattr(Network, "forward", spy)
+    kw = dict(layerwise_iters=0, finetune_iters=20, batch_size=32, lr=0.01, verbose=False)
+    noisy = StackedAutoencoder(dims=DIMS, random_state=0).fit(X, finetune_dropout=0.3, **kw)
+    n_layers = 2 * (len(DIMS) - 1)
+    assert [0.3] + [0.0] * (n_layers - 1) in seen
+    monkeypatch.undo()
+    again = StackedAutoencoder(dims=DIMS, random_state=0).fit(X, finetune_dropout=0.3, **kw)
+    clean = StackedAutoencoder(dims=DIMS, random_state=0).fit(X, **kw)
+    np.testing.assert_array_equal(noisy.transform(X), again.transform(X))
+    assert not np.array_equal(noisy.transform(X), clean.transform(X))
+
+
 # ------------------------------------------------------------ reproducibility
 
 
@@ -285,6 +308,9 @@ BAD_FIT = [
     (dict(batch_size=0), ValueError, "batch_size"),
     (dict(momentum=1.0), ValueError, "momentum"),
     (dict(lr_step=0), ValueError, "lr_step"),
+    (dict(finetune_dropout=1.0), ValueError, "finetune_dropout"),
+    (dict(finetune_dropout=-0.2), ValueError, "finetune_dropout"),
+    (dict(finetune_dropout="0.2"), TypeError, "finetune_dropout"),
 ]
 
 

@@ -13,6 +13,7 @@ from decnp import backend as bk
 from decnp.backend import (
     Backend,
     backend_of,
+    blockwise,
     get_backend,
     matmul,
     namespace,
@@ -151,6 +152,51 @@ def test_matmul_fast_path_agrees_with_portable_path():
     matmul(sa, sb, out=out_s)
     np.testing.assert_allclose(out_np, to_numpy(out_s), rtol=1e-14, atol=1e-15)
     np.testing.assert_allclose(out_np, ah @ bh, rtol=1e-14, atol=1e-15)
+
+
+# ------------------------------------------------------------------------- blockwise
+
+
+def _axpy_squares(y, x):
+    # Element-wise and in place, like the optimisers' updates.
+    y *= 0.5
+    y += x * x
+
+
+@pytest.mark.parametrize("threads", ["1", "2", "3"])
+def test_blockwise_fast_path_agrees_with_portable_path(monkeypatch, threads):
+    # Larger than one block and not a multiple of it, so the last block is short;
+    # the blocked NumPy path and strict's single call must agree bit for bit.
+    monkeypatch.setenv("OMP_NUM_THREADS", threads)
+    strict = _strict_backend()
+    rng = np.random.default_rng(3)
+    n = 2 * bk._BLOCK + 12_345
+    yh = rng.standard_normal((n // 5, 5)).astype(np.float32)
+    xh = rng.standard_normal((n // 5, 5)).astype(np.float32)
+    y_np = yh.copy()
+    blockwise(_axpy_squares, y_np, xh)
+    y_s, x_s = strict.asarray(yh.copy()), strict.asarray(xh)  # may share memory
+    blockwise(_axpy_squares, y_s, x_s)
+    expected = yh * np.float32(0.5) + xh * xh
+    np.testing.assert_array_equal(y_np, expected)
+    np.testing.assert_array_equal(to_numpy(y_s), expected)
+
+
+def test_blockwise_non_contiguous_takes_portable_path():
+    y = np.ones((2 * bk._BLOCK, 2), dtype=np.float32).T  # a transposed view
+    x = np.full_like(y, 2.0)
+    blockwise(_axpy_squares, y, x)
+    np.testing.assert_array_equal(y, np.full_like(y, 4.5))
+
+
+def test_blockwise_reraises_errors_of_a_block():
+    y = np.zeros(3 * bk._BLOCK, dtype=np.float32)
+
+    def fail(block):
+        raise RuntimeError("bad block")
+
+    with pytest.raises(RuntimeError, match="bad block"):
+        blockwise(fail, y)
 
 
 # ---------------------------------------------------------------------------- Random
@@ -345,3 +391,16 @@ def test_relu_and_relu_grad_with_out(backend):
     g = relu_grad(dy, y, out=dy)
     np.testing.assert_array_equal(to_numpy(g), (xh > 0).astype(float))
     np.testing.assert_array_equal(to_numpy(relu(backend.asarray(xh))), np.maximum(xh, 0))
+
+
+def test_block_rows(backend):
+    x = backend.asarray(np.zeros((1000, 3)))
+    rows = bk.block_rows(x, 10, 2**10)
+    if backend.name == "cuda":
+        assert rows == 1000  # one block: few large kernel launches
+        assert bk.block_rows(backend.asarray(np.zeros((10**6, 1))), 10, 2**10) == 2**22 // 10
+    else:
+        assert rows == 102  # about 2^10 entries per block on the host
+    assert bk.block_rows(x, 10, 10**9) == 1000  # never more rows than x has
+    assert bk.block_rows(x, 2**11, 2**10) >= 1
+    assert bk.block_rows(backend.asarray(np.zeros((0, 3))), 10, 2**10) >= 1

@@ -371,6 +371,7 @@ def test_bad_parameters_are_refused(data, kwargs, exc, message):
         (dict(pretrain_iters=-1), "pretrain_iters"),
         (dict(pretrain_lr=0.0), "pretrain_lr"),
         (dict(finetune_lr=-1.0), "finetune_lr"),
+        (dict(finetune_dropout=1.0), "finetune_dropout"),
         (dict(pretrain_optimizer="rmsprop"), "pretrain_optimizer"),
         (dict(hidden_dims=(8, 0)), "hidden_dims"),
     ],
@@ -430,3 +431,12 @@ def test_unfitted_model_refuses_inference(data, tmp_path):
             method(X)
     with pytest.raises(RuntimeError, match="not fitted"):
         model.save(tmp_path / "m.npz")
+
+
+def test_finetune_dropout_reaches_pretraining(data):
+    X, _ = data
+    noisy = DEC(n_clusters=K, **TINY, finetune_dropout=0.3, random_state=0).fit(X)
+    clean = DEC(n_clusters=K, **TINY, random_state=0).fit(X)
+    w_noisy = noisy.autoencoder_.encoder_.weights[0][0]
+    w_clean = clean.autoencoder_.encoder_.weights[0][0]
+    assert not np.array_equal(w_noisy, w_clean)

@@ -4,11 +4,21 @@ with scikit-learn, and argument checking."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
 from decnp.backend import Backend, get_backend, to_numpy
-from decnp.kmeans import _kmeans_plusplus, kmeans
+from decnp.kmeans import (
+    _best_restart,
+    _careful_step,
+    _inertia,
+    _kmeans_plusplus,
+    _lloyd,
+    _lloyd_step,
+    kmeans,
+)
 
 # --------------------------------------------------------------------------- fixtures
 # `backend` (numpy, strict, cupy) comes from tests/conftest.py. `host_backend` could
@@ -174,16 +184,22 @@ def test_several_empty_clusters_take_distinct_farthest_points(backend):
     assert inertia == 0.0
 
 
+def seeding_inputs(backend: Backend, X: np.ndarray):
+    """X, [X, 1] and ||x_i||^2 on ``backend``, as kmeans hands them to the seeding."""
+    Xb = backend.asarray(X)
+    X1 = backend.asarray(np.hstack([X, np.ones((X.shape[0], 1))]))
+    return Xb, X1, backend.xp.sum(Xb * Xb, axis=1)
+
+
 def test_seeding_never_picks_a_point_already_covered(host_backend):
     # 50 copies of the origin and one point at 10: once a centre sits on one group,
     # D^2 is zero on it, so the second centre must come from the other group.
     X = np.zeros((51, 2))
     X[50] = 10.0
-    Xb = host_backend.asarray(X)
-    x_sq = host_backend.xp.sum(Xb * Xb, axis=1)
+    Xb, X1, x_sq = seeding_inputs(host_backend, X)
     for seed in range(20):
-        seeds = to_numpy(_kmeans_plusplus(Xb, x_sq, 2, host_backend.random(seed), 2))
-        assert sorted(seeds[:, 0].tolist()) == [0.0, 10.0]
+        seeds = to_numpy(_kmeans_plusplus(Xb, X1, x_sq, 2, host_backend.random(seed), 2))
+        assert sorted(seeds[0, :, 0].tolist()) == [0.0, 10.0]
 
 
 def reference_greedy_seeding(X: np.ndarray, k: int, generator: np.random.Generator):
@@ -206,11 +222,10 @@ def reference_greedy_seeding(X: np.ndarray, k: int, generator: np.random.Generat
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
 def test_seeding_matches_reference_greedy_kmeans_plusplus(host_backend, seed):
     X = np.random.default_rng(100 + seed).standard_normal((200, 3))
-    Xb = host_backend.asarray(X)
-    x_sq = host_backend.xp.sum(Xb * Xb, axis=1)
-    ours = _kmeans_plusplus(Xb, x_sq, 6, host_backend.random(seed), 2 + int(np.log(6)))
+    Xb, X1, x_sq = seeding_inputs(host_backend, X)
+    ours = _kmeans_plusplus(Xb, X1, x_sq, 6, host_backend.random(seed), 2 + int(np.log(6)))
     expected = reference_greedy_seeding(X, 6, np.random.default_rng(seed))
-    np.testing.assert_array_equal(to_numpy(ours), expected)
+    np.testing.assert_array_equal(to_numpy(ours)[0], expected)
 
 
 # --------------------------------------------------------------------------- randomness
@@ -278,6 +293,110 @@ def test_init_is_used_and_needs_no_randomness(backend):
     np.testing.assert_array_equal(a[0], b[0])
     # Starting at the true centres keeps cluster j on blob j.
     np.testing.assert_array_equal(a[1], np.repeat(np.arange(4), 60))
+
+
+# --------------------------------------------------------------------------- batching
+
+
+def small_blocks(monkeypatch: pytest.MonkeyPatch, entries: int) -> None:
+    """Make kmeans's row blocks hold about ``entries`` score entries per restart."""
+    monkeypatch.setattr(sys.modules["decnp.kmeans"], "_BLOCK_ENTRIES", entries)
+    monkeypatch.setattr(sys.modules["decnp.kmeans"], "_MIN_ROWS", 1)
+
+
+def augmented_data(backend: Backend, X: np.ndarray):
+    """X and [X, 1] on ``backend``, as kmeans builds them."""
+    return backend.asarray(X), backend.asarray(np.hstack([X, np.ones((X.shape[0], 1))]))
+
+
+def test_batched_seeding_equals_one_restart_at_a_time(host_backend):
+    X = np.random.default_rng(14).standard_normal((300, 4))
+    Xb, X1, x_sq = seeding_inputs(host_backend, X)
+    batch = _kmeans_plusplus(Xb, X1, x_sq, 7, host_backend.random(14), 3, n_seeds=5)
+    g = host_backend.random(14)
+    singles = [_kmeans_plusplus(Xb, X1, x_sq, 7, g, 3)[0, ...] for _ in range(5)]
+    assert tuple(batch.shape) == (5, 7, 4)
+    np.testing.assert_array_equal(to_numpy(batch), np.stack([to_numpy(c) for c in singles]))
+
+
+def test_stacked_lloyd_equals_one_restart_at_a_time(backend, monkeypatch):
+    # Restart 2 starts with a centre far from the data (an empty cluster) and
+    # restart 3 with two equal centres (ties), so the careful path runs for some
+    # stack entries while the others take the batched step; small blocks make
+    # every pass run over several row blocks.
+    small_blocks(monkeypatch, 4 * 37)
+    rng = np.random.default_rng(15)
+    X = rng.standard_normal((500, 3))
+    starts = X[rng.choice(500, size=(5, 4), replace=False)]
+    starts[2, 1] = 100.0
+    starts[3, 2] = starts[3, 0]
+    Xb, X1 = augmented_data(backend, X)
+    tol = 1e-4 * X.var(axis=0).mean()
+    stacked = to_numpy(_lloyd(Xb, X1, backend.asarray(starts), 300, tol))
+    for r in range(5):
+        alone = to_numpy(_lloyd(Xb, X1, backend.asarray(starts[r : r + 1]), 300, tol))
+        np.testing.assert_array_equal(stacked[r], alone[0])
+    assert np.abs(stacked[2, 1]).max() < 10  # the far centre was moved onto the data
+
+
+def test_batched_step_agrees_with_careful_step(backend, monkeypatch):
+    small_blocks(monkeypatch, 3 * 64)
+    rng = np.random.default_rng(16)
+    X = rng.standard_normal((400, 5))
+    starts = X[rng.choice(400, size=(4, 3), replace=False)]
+    Xb, X1 = augmented_data(backend, X)
+    new, shift = _lloyd_step(X1, backend.asarray(starts))
+    new, shift = to_numpy(new), to_numpy(shift)
+    for r in range(4):
+        careful = to_numpy(_careful_step(Xb, X1, backend.asarray(starts[r])))
+        np.testing.assert_allclose(new[r], careful, rtol=1e-12, atol=1e-12)
+        assert shift[r] == pytest.approx(((careful - starts[r]) ** 2).sum(), rel=1e-9)
+        # and both are the means of the nearest-centre groups
+        labels = sq_dist(X, starts[r]).argmin(axis=1)
+        means = np.array([X[labels == j].mean(axis=0) for j in range(3)])
+        np.testing.assert_allclose(new[r], means, atol=1e-12)
+
+
+def test_batched_step_flags_ties_and_empty_clusters(backend):
+    X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    starts = np.array(
+        [
+            [[0.5], [2.5]],  # clean
+            [[0.0], [100.0]],  # cluster 1 empty
+            [[1.0], [1.0]],  # every sample tied between the two clusters
+        ]
+    )
+    _, X1 = augmented_data(backend, X)
+    _, shift = _lloyd_step(X1, backend.asarray(starts))
+    shift = to_numpy(shift)
+    assert shift[0] == pytest.approx(0.0) and shift[1] == -1.0 and shift[2] == -1.0
+
+
+def test_best_restart_is_the_lowest_inertia_first_on_ties(backend):
+    rng = np.random.default_rng(17)
+    X = rng.standard_normal((200, 2))
+    stack = X[rng.choice(200, size=(4, 3), replace=False)]
+    stack[1] = kmeans(X, 3, n_init=5, random_state=17)[0]  # better than random points
+    stack[3] = stack[1][::-1]  # restart 1's centres in another order: a tie
+    Xb, X1 = augmented_data(backend, X)
+    inertias = [sq_dist(X, c).min(axis=1).sum() for c in stack]
+    assert inertias[1] < min(inertias[0], inertias[2])
+    assert _best_restart(X1, backend.asarray(stack)) == 1
+    assert _best_restart(X1, backend.asarray(stack[::-1].copy())) == 0  # 3 is now first
+    assert _best_restart(X1, backend.asarray(stack[:1])) == 0
+    labels = backend.asarray(sq_dist(X, stack[1]).argmin(axis=1))
+    assert _inertia(Xb, backend.asarray(stack[1]), labels) == pytest.approx(inertias[1])
+
+
+def test_many_blocks_give_the_single_block_result(backend, monkeypatch):
+    X, _, _ = blobs(18, n_per=150, k=5, d=4, spread=6.0)
+    one = run(backend, X, 5, n_init=4, random_state=18)
+    small_blocks(monkeypatch, 5 * 50)
+    monkeypatch.setattr(sys.modules["decnp.kmeans"], "_SEED_ENTRIES", 3 * 750)
+    many = run(backend, X, 5, n_init=4, random_state=18)
+    np.testing.assert_allclose(many[0], one[0], atol=1e-12)
+    np.testing.assert_array_equal(many[1], one[1])
+    assert many[2] == pytest.approx(one[2], rel=1e-12)
 
 
 # --------------------------------------------------------------------------- scikit-learn

@@ -75,12 +75,6 @@ ae = decnp.StackedAutoencoder(dims=DIMS, random_state=SEED).fit(
 print(f"autoencoder in {time.perf_counter() - start:.1f} s")
 
 
-def mean_kl(model, data):
-    """L = KL(P || Q) / n on ``data``, with P the target of the model's own Q there."""
-    q = model.predict_proba(data)
-    return decnp.kl_divergence(decnp.target_distribution(q), q) / len(data)
-
-
 def fit_dec(k, lr=CLUSTER_LR):
     return decnp.DEC(
         n_clusters=k,
@@ -100,7 +94,9 @@ rows = []
 start = time.perf_counter()
 for k in KS:
     model = fit_dec(k)
-    l_train, l_val = mean_kl(model, X_train), mean_kl(model, X_val)
+    # L = KL(P || Q) / n on each split, P the target of the model's own Q there.
+    l_train = decnp.mean_kl(model.predict_proba(X_train))
+    l_val = decnp.mean_kl(model.predict_proba(X_val))
     rows.append(
         {
             "k": k,
@@ -138,8 +134,8 @@ plots.plot_k_sweep(ks, nmi, G, OUT / "06_k_sweep.png", true_k=10)
 #   run the full mode (`python tutorials/06_number_of_clusters.py`) for a curve
 #   closer to the paper's.
 #
-# Note that $L$ is averaged over samples: `decnp.kl_divergence` sums, and the two
-# splits have different sizes.
+# Note that $L$ is averaged over samples (`decnp.mean_kl`): `decnp.kl_divergence`
+# sums, and the two splits have different sizes.
 #
 # ## G sees over-training too
 #
@@ -150,7 +146,9 @@ plots.plot_k_sweep(ks, nmi, G, OUT / "06_k_sweep.png", true_k=10)
 
 # %%
 fast_model = fit_dec(10, lr=0.1)
-G_fast_lr = mean_kl(fast_model, X_train) / mean_kl(fast_model, X_val)
+G_fast_lr = decnp.mean_kl(fast_model.predict_proba(X_train)) / decnp.mean_kl(
+    fast_model.predict_proba(X_val)
+)
 G_10 = G[list(ks).index(10)]
 print(f"k = 10: G = {G_10:.3f} with lr 0.01, {G_fast_lr:.3f} with lr 0.1")
 

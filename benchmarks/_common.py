@@ -1,0 +1,66 @@
+"""Pieces shared by the accuracy benchmarks (``accuracy.py``, ``paper_experiments.py``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from decnp import metrics  # noqa: E402
+from decnp.persistence import atomic_write  # noqa: E402
+
+#: Full MNIST (gzip IDX) beside the repository, used when present; otherwise
+#: ``decnp.datasets.load_mnist`` looks in its own places (and may download).
+SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
+
+
+def mnist_dir() -> Path | None:
+    """``SHARED_MNIST`` if it exists, else None (decnp's own look-up order)."""
+    return SHARED_MNIST if SHARED_MNIST.is_dir() else None
+
+
+def scores(y: np.ndarray, labels: np.ndarray, seconds: float) -> dict[str, float]:
+    """Accuracy, NMI and ARI of ``labels`` against ``y``, with the seconds it took."""
+    return {
+        "acc": metrics.cluster_accuracy(y, labels),
+        "nmi": metrics.nmi(y, labels),
+        "ari": metrics.ari(y, labels),
+        "seconds": round(seconds, 2),
+    }
+
+
+def write_json(path: Path, payload: Any) -> None:
+    """Write ``payload`` as indented JSON, atomically (a crash keeps the old file)."""
+    text = json.dumps(payload, indent=1) + "\n"
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def machine() -> dict[str, Any]:
+    """Where a result was measured: CPU, usable cores and BLAS threads."""
+    info: dict[str, Any] = {
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "env_threads": {
+            var: os.environ.get(var)
+            for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+        },
+    }
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:  # optional: the variables above then say what was asked for
+        return info
+    info["blas"] = [
+        {k: pool.get(k) for k in ("internal_api", "num_threads", "version")}
+        for pool in threadpool_info()
+    ]
+    return info
