@@ -37,7 +37,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         # autoencoder denoising, as the paper's is. Measured on MNIST-test (the
         # README and benchmarks/results/tuning.jsonl, probe.jsonl): denoising
         # raised DEC from 0.760/0.764 to 0.796/0.784 (seeds 1/2, 3,000
-        # iterations), and 4,500 iterations gave 0.806/0.804/0.782 (seeds 0/1/2).
+        # iterations). This preset (4,500 iterations) gave DEC 0.696 / 0.819 /
+        # 0.833 / 0.804 / 0.827 for seeds 0-4 (seed 0: a poor k-means start).
         # Tried and worse or no better: 3,000 -> 6,000 iterations without
         # dropout (AE+k-means stays at 0.71-0.72, DEC 0.774/0.776); init_std
         # 0.01; layer-wise pairs first (DEC 0.65-0.70); SGD lr 3 per entry (DEC

@@ -99,6 +99,26 @@ def test_sgd_float32(backend):
     np.testing.assert_allclose(to_numpy(x), [0.8, 1.6], rtol=1e-6)
 
 
+def test_update_dense_matches_step_bit_for_bit():
+    # The training loop's fused update (gradient product into a kept buffer,
+    # momentum in place) must be step() with the explicit gradient, bit for bit.
+    rng = np.random.default_rng(5)
+    d_in, d_out = 70, 40
+    x = rng.standard_normal((32, d_in)).astype(np.float32)
+    dy = rng.standard_normal((32, d_out)).astype(np.float32)
+    w0 = rng.standard_normal((d_in, d_out)).astype(np.float32)
+    b0 = np.zeros(d_out, dtype=np.float32)
+    fused = SGD([w0.copy(), b0.copy()], lr=0.05, momentum=0.9)
+    plain = SGD([w0.copy(), b0.copy()], lr=0.05, momentum=0.9)
+    for _ in range(3):
+        fused.update_dense(0, x, dy)
+        fused.tick()
+        plain.step([x.T @ dy, dy.sum(axis=0)])
+    np.testing.assert_array_equal(fused.params[0], plain.params[0])
+    np.testing.assert_array_equal(fused.velocity[0], plain.velocity[0])
+    np.testing.assert_array_equal(fused.params[1], plain.params[1])
+
+
 # ------------------------------------------------------------------------------ Adam
 
 
