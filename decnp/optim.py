@@ -196,7 +196,7 @@ class Adam:
         )
         for p, m, v, g in zip(self.params, self.m, self.v, grads):
             # Adam is pure element-wise work over every parameter: blockwise runs
-            # it cache-blocked on all cores on NumPy (twice as fast on MNIST).
+            # it cache-blocked on all cores on NumPy (a training step in 0.8 of the time).
             blockwise(update, p, m, v, g)
 
 
