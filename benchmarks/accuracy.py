@@ -33,7 +33,7 @@ from _common import ROOT, mnist_dir, write_json
 from _common import scores as _scores
 
 from decnp import DEC, datasets, kmeans
-from decnp.presets import preset
+from decnp.presets import PRESETS, preset
 
 PAPER = {"k-means": 53.49, "AE + k-means": None, "DEC w/o backprop": 79.82, "DEC": 84.30}
 METHODS = ("k-means", "AE + k-means", "DEC w/o backprop", "DEC")
@@ -133,7 +133,7 @@ def figure(results: list[dict], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", nargs="+", default=["fast"], choices=["fast", "paper"])
+    parser.add_argument("--preset", nargs="+", default=["fast"], choices=sorted(PRESETS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument(
         "--subset",

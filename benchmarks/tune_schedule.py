@@ -1,6 +1,7 @@
 """Run one named training schedule of DEC on MNIST and log what it gave.
 
-Each run pretrains one :class:`decnp.StackedAutoencoder`, measures AE + k-means
+Each run (on the 10,000 shipped MNIST test digits, or ``--dataset mnist`` for
+all 70,000) pretrains one :class:`decnp.StackedAutoencoder`, measures AE + k-means
 (k-means with ``n_init`` restarts on the embedding), then runs one or more DEC
 clustering settings from that same autoencoder, and appends one JSON line per
 seed to ``benchmarks/results/tuning.jsonl`` with the config, per-phase seconds,
@@ -16,6 +17,7 @@ Examples::
     python benchmarks/tune_schedule.py adam_e2e_4k --seeds 0 1 2
     python benchmarks/tune_schedule.py adam_e2e_4k --set ae.finetune_iters=2000
     python benchmarks/tune_schedule.py --preset fast --seeds 0 1 2
+    python benchmarks/tune_schedule.py --preset fast70k --dataset mnist --seeds 0
     python benchmarks/tune_schedule.py --list
 """
 
@@ -30,6 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import mnist_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -159,8 +162,15 @@ def _evaluate_dec(X, y, ae, cfg: dict, override: dict, seed: int, verbose: bool)
     }
 
 
-def run_config(name: str, cfg: dict, seed: int, verbose: bool) -> dict:
-    X, y = datasets.load_mnist("test")
+def load(dataset: str) -> tuple[np.ndarray, np.ndarray]:
+    """``"mnist-test"``: the 10,000 digits that ship with decnp; ``"mnist"``: all 70,000."""
+    if dataset == "mnist-test":
+        return datasets.load_mnist("test")
+    return datasets.load_mnist("all", data_dir=mnist_dir())
+
+
+def run_config(name: str, cfg: dict, seed: int, verbose: bool, dataset: str) -> dict:
+    X, y = load(dataset)
     scale = datasets.unit_energy_scale(X) if cfg["scale"] == "unit_energy" else 1.0
     Xs = X * np.float32(scale) if scale != 1.0 else X
     rng = np.random.default_rng(seed)
@@ -215,7 +225,9 @@ def run_config(name: str, cfg: dict, seed: int, verbose: bool) -> dict:
     return record
 
 
-def run_curve(name: str, cfg: dict, seed: int, checkpoints: list[int], verbose: bool) -> dict:
+def run_curve(
+    name: str, cfg: dict, seed: int, checkpoints: list[int], verbose: bool, dataset: str
+) -> dict:
     """Screening: AE + k-means accuracy at several points of end-to-end fine-tuning.
 
     Layer-wise pretraining runs through ``StackedAutoencoder.fit`` (with
@@ -240,7 +252,7 @@ def run_curve(name: str, cfg: dict, seed: int, checkpoints: list[int], verbose: 
                 check_loss(float(loss), "fine-tune", t)
         return [(iters, check_loss(float(loss), "fine-tune", iters))]
 
-    X, y = datasets.load_mnist("test")
+    X, y = load(dataset)
     scale = datasets.unit_energy_scale(X) if cfg["scale"] == "unit_energy" else 1.0
     Xs = X * np.float32(scale) if scale != 1.0 else X
     rng = np.random.default_rng(seed)
@@ -312,9 +324,9 @@ def run_curve(name: str, cfg: dict, seed: int, checkpoints: list[int], verbose: 
     return record
 
 
-def run_preset(name: str, seed: int, verbose: bool) -> dict:
-    """``DEC(**preset(name), random_state=seed).fit`` on the MNIST test digits, as the CLI does."""
-    X, y = datasets.load_mnist("test")
+def run_preset(name: str, seed: int, verbose: bool, dataset: str) -> dict:
+    """``DEC(**preset(name), random_state=seed).fit`` on ``dataset``, as the CLI does."""
+    X, y = load(dataset)
     params = preset(name)
     record = {
         "name": f"preset:{name}",
@@ -391,6 +403,12 @@ def main(argv=None) -> int:
         nargs="+",
         help="screening: AE + k-means at these fine-tuning iterations (see run_curve)",
     )
+    parser.add_argument(
+        "--dataset",
+        choices=["mnist-test", "mnist"],
+        default="mnist-test",
+        help="the 10,000 shipped test digits, or all 70,000 (../shared/data/mnist or the cache)",
+    )
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -401,7 +419,7 @@ def main(argv=None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:
         if args.preset:
-            rec = run_preset(args.preset, seed, args.verbose)
+            rec = run_preset(args.preset, seed, args.verbose, args.dataset)
         else:
             if args.json:
                 cfg = json.loads(args.json)
@@ -412,9 +430,10 @@ def main(argv=None) -> int:
             for assignment in args.set:
                 _set(cfg, assignment)
             if args.curve:
-                rec = run_curve(name, cfg, seed, args.curve, args.verbose)
+                rec = run_curve(name, cfg, seed, args.curve, args.verbose, args.dataset)
             else:
-                rec = run_config(name, cfg, seed, args.verbose)
+                rec = run_config(name, cfg, seed, args.verbose, args.dataset)
+        rec["dataset"] = args.dataset
         rec["command"] = "python " + " ".join([sys.argv[0]] + sys.argv[1:])
         with open(args.out, "a") as f:
             f.write(json.dumps(rec) + "\n")

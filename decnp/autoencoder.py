@@ -28,7 +28,13 @@ from .optim import SGD, Adam, restore
 from .persistence import ModelFileError, load_arrays, save_arrays
 from .progress import Progress
 from .training import BatchSampler, Rows, check_loss, map_blocks
-from .validation import check_array, check_choice, check_random_state, check_scalar
+from .validation import (
+    check_array,
+    check_choice,
+    check_init_std,
+    check_random_state,
+    check_scalar,
+)
 
 OPTIMIZERS = ("sgd", "adam")
 
@@ -44,8 +50,10 @@ class StackedAutoencoder:
     dropout : float
         Dropout rate on each pair's input and code during layer-wise training
         (except the raw data and the embedding, which are never dropped).
-    init_std : float
-        Standard deviation of the initial weights (paper: 0.01).
+    init_std : float or "fan_in"
+        Standard deviation of the initial weights (paper: 0.01), or "fan_in"
+        for PyTorch's default, weights and biases uniform in ±1/sqrt(fan-in)
+        (see :func:`decnp.layers.dense_init`).
     device : {"cpu", "cuda"}
         Where the arrays live and the arithmetic runs.
     dtype : {"float32", "float64"}
@@ -69,7 +77,7 @@ class StackedAutoencoder:
         self,
         dims: tuple[int, ...] = (784, 500, 500, 2000, 10),
         dropout: float = 0.2,
-        init_std: float = 0.01,
+        init_std: float | str = 0.01,
         device: str = "cpu",
         dtype: str = "float32",
         random_state: Any = None,
@@ -90,7 +98,7 @@ class StackedAutoencoder:
         for d in dims:
             check_scalar(d, "dims entries", integer=True, low=1)
         check_scalar(self.dropout, "dropout", low=0.0, high=1.0, high_inclusive=False)
-        check_scalar(self.init_std, "init_std", low=0.0, low_inclusive=False)
+        check_init_std(self.init_std)
         check_choice(self.dtype, "dtype", ("float32", "float64"))
         return get_backend(self.device)
 

@@ -34,7 +34,13 @@ from .optim import SGD, restore
 from .persistence import file_kind, load_arrays, save_arrays
 from .progress import Progress
 from .training import BatchSampler, Rows, TrainingDivergedError, check_loss, map_blocks
-from .validation import check_array, check_choice, check_random_state, check_scalar
+from .validation import (
+    check_array,
+    check_choice,
+    check_init_std,
+    check_random_state,
+    check_scalar,
+)
 
 _KIND = "DEC-checkpoint"
 
@@ -81,8 +87,9 @@ class DEC:
         20,000, "sgd", 0.1, 0).
     dropout : float
         Dropout of the layer-wise pairs, :class:`StackedAutoencoder`'s (paper: 0.2).
-    init_std : float
-        Standard deviation of the autoencoder's initial weights (paper: 0.01).
+    init_std : float or "fan_in"
+        Standard deviation of the autoencoder's initial weights (paper: 0.01),
+        or "fan_in" (:func:`decnp.layers.dense_init`).
     backprop : bool
         False gives the paper's "DEC without backprop": only the centres move,
         the encoder stays as pretrained.
@@ -146,7 +153,7 @@ class DEC:
         finetune_lr: float | None = None,
         finetune_dropout: float = 0.0,
         dropout: float = 0.2,
-        init_std: float = 0.01,
+        init_std: float | str = 0.01,
         backprop: bool = True,
         scale: str | None = "unit_energy",
         device: str = "cpu",
@@ -216,7 +223,7 @@ class DEC:
             check_scalar(
                 self.finetune_dropout, "finetune_dropout", low=0.0, high=1.0, high_inclusive=False
             )
-            check_scalar(self.init_std, "init_std", low=0.0, low_inclusive=False)
+            check_init_std(self.init_std)
         check_choice(self.backprop, "backprop", (True, False))
         if self.autoencoder is not None:
             if not isinstance(self.autoencoder, StackedAutoencoder):

@@ -15,19 +15,27 @@ from .backend import Random, matmul, namespace, relu, relu_grad
 from .validation import check_scalar
 
 
-def dense_init(rand: Random, d_in: int, d_out: int, std: float = 0.01, dtype: Any = None):
-    """Initial parameters of a dense layer, as in the DEC paper.
+def dense_init(rand: Random, d_in: int, d_out: int, std: float | str = 0.01, dtype: Any = None):
+    """Initial parameters of a dense layer.
+
+    With a number σ, as in the DEC paper:
 
     .. math:: W_{ab} \\sim \\mathcal{N}(0, \\sigma^2), \\qquad b = 0
+
+    With ``"fan_in"``, PyTorch's default for a linear layer, whose scale
+    follows the layer's width (each output starts with about the same spread,
+    whatever d_in is):
+
+    .. math:: W_{ab},\\ b_b \\sim \\mathcal{U}(-1/\\sqrt{d_{in}},\\ 1/\\sqrt{d_{in}})
 
     Parameters
     ----------
     rand : Random
-        Source of the Gaussian numbers (decides the device).
+        Source of the random numbers (decides the device).
     d_in, d_out : int
         Input and output widths.
-    std : float
-        σ, the standard deviation of the weights (paper: 0.01).
+    std : float or "fan_in"
+        σ, the standard deviation of the weights (paper: 0.01), or "fan_in".
     dtype : namespace dtype, optional
         Defaults to the namespace's float32.
 
@@ -38,6 +46,11 @@ def dense_init(rand: Random, d_in: int, d_out: int, std: float = 0.01, dtype: An
     """
     xp = rand.backend.xp
     dtype = xp.float32 if dtype is None else dtype
+    if std == "fan_in":
+        bound = 1.0 / d_in**0.5
+        w = (2.0 * rand.uniform((d_in, d_out), dtype) - 1.0) * bound
+        b = (2.0 * rand.uniform((d_out,), dtype) - 1.0) * bound
+        return w, b
     w = rand.normal((d_in, d_out), std, dtype)
     b = xp.zeros((d_out,), dtype=dtype, device=rand.backend.device)
     return w, b

@@ -45,10 +45,11 @@ class Network:
         rand: Random,
         dims: tuple[int, ...],
         activations: list[str],
-        std: float = 0.01,
+        std: float | str = 0.01,
         dtype: Any = None,
     ) -> Network:
-        """Fresh layers of widths ``dims`` (d_0, ..., d_L), weights ~ N(0, std^2)."""
+        """Fresh layers of widths ``dims`` (d_0, ..., d_L), initialised by
+        :func:`decnp.layers.dense_init` (weights ~ N(0, std^2), or ``"fan_in"``)."""
         weights = [
             layers.dense_init(rand, d_in, d_out, std, dtype)
             for d_in, d_out in zip(dims[:-1], dims[1:])

@@ -147,6 +147,13 @@ def check_scalar(
     return value
 
 
+def check_init_std(value: Any) -> Any:
+    """Validate an ``init_std``: a positive standard deviation or ``"fan_in"``."""
+    if isinstance(value, str):
+        return check_choice(value, "init_std", ("fan_in",))
+    return check_scalar(value, "init_std", low=0.0, low_inclusive=False)
+
+
 def check_choice(value: Any, name: str, choices: tuple[Any, ...]) -> Any:
     """Validate that ``value`` is one of ``choices`` and return it."""
     if value not in choices:

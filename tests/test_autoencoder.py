@@ -161,6 +161,22 @@ def test_no_training_leaves_initial_weights(X):
             np.testing.assert_array_equal(b, 0.0)
 
 
+def test_fan_in_init_scales_each_layer_by_its_width(X, tmp_path):
+    Xw = np.tile(X, (1, 6))
+    ae = StackedAutoencoder(dims=(60, 40, 3), init_std="fan_in", random_state=0).fit(
+        Xw, layerwise_iters=0, finetune_iters=0, verbose=False
+    )
+    for net in (ae.encoder_, ae.decoder_):
+        for w, b in net.weights:
+            w, b = to_numpy(w), to_numpy(b)
+            bound = 1.0 / np.sqrt(w.shape[0])
+            assert np.abs(w).max() <= bound and np.abs(b).max() <= bound
+            assert np.abs(b).max() > 0.0
+    # The setting survives a save and load (model files are JSON + arrays, no pickle).
+    ae.save(tmp_path / "ae.npz")
+    assert StackedAutoencoder.load(tmp_path / "ae.npz").init_std == "fan_in"
+
+
 def test_adam_optimizer_trains(X):
     ae = StackedAutoencoder(dims=DIMS, random_state=0).fit(
         X,
@@ -338,6 +354,7 @@ BAD_INIT = [
     (dict(dropout=1.5), ValueError, "dropout"),
     (dict(dropout=-0.1), ValueError, "dropout"),
     (dict(init_std=0.0), ValueError, "init_std"),
+    (dict(init_std="glorot"), ValueError, "init_std must be one of 'fan_in'"),
     (dict(dtype="float16"), ValueError, "dtype"),
     (dict(device="tpu"), ValueError, "device must be one of"),
     (dict(random_state="seed"), TypeError, "random_state"),

@@ -374,6 +374,8 @@ def test_bad_parameters_are_refused(data, kwargs, exc, message):
         (dict(finetune_dropout=1.0), "finetune_dropout"),
         (dict(pretrain_optimizer="rmsprop"), "pretrain_optimizer"),
         (dict(hidden_dims=(8, 0)), "hidden_dims"),
+        (dict(init_std="uniform"), "init_std"),
+        (dict(init_std=-0.01), "init_std"),
     ],
 )
 def test_bad_pretraining_parameters_are_named(data, kwargs, name):

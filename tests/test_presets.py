@@ -1,0 +1,25 @@
+"""The named schedules: every one is a valid set of DEC arguments, handed out as a copy."""
+
+import pytest
+
+from decnp import DEC
+from decnp.presets import PRESETS, preset
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_is_accepted_by_dec(name):
+    model = DEC(n_clusters=10, **preset(name))
+    model._check_params(n_samples=70_000)  # raises on any argument DEC refuses
+    for key, value in PRESETS[name].items():
+        assert getattr(model, key) == value
+
+
+def test_preset_is_a_copy():
+    kwargs = preset("fast")
+    kwargs["finetune_iters"] = -1
+    assert PRESETS["fast"]["finetune_iters"] > 0
+
+
+def test_unknown_preset_is_named():
+    with pytest.raises(ValueError, match="preset must be one of"):
+        preset("slow")
