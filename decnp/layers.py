@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .backend import Random, matmul, namespace, relu, relu_grad
-from .validation import check_scalar
+from .validation import check_init_std, check_scalar
 
 
 def dense_init(rand: Random, d_in: int, d_out: int, std: float | str = 0.01, dtype: Any = None):
@@ -46,6 +46,7 @@ def dense_init(rand: Random, d_in: int, d_out: int, std: float | str = 0.01, dty
     """
     xp = rand.backend.xp
     dtype = xp.float32 if dtype is None else dtype
+    check_init_std(std, "std")
     if std == "fan_in":
         bound = 1.0 / d_in**0.5
         w = (2.0 * rand.uniform((d_in, d_out), dtype) - 1.0) * bound

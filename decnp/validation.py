@@ -147,11 +147,11 @@ def check_scalar(
     return value
 
 
-def check_init_std(value: Any) -> Any:
-    """Validate an ``init_std``: a positive standard deviation or ``"fan_in"``."""
+def check_init_std(value: Any, name: str = "init_std") -> Any:
+    """Validate an initial-weight scale: a positive standard deviation or ``"fan_in"``."""
     if isinstance(value, str):
-        return check_choice(value, "init_std", ("fan_in",))
-    return check_scalar(value, "init_std", low=0.0, low_inclusive=False)
+        return check_choice(value, name, ("fan_in",))
+    return check_scalar(value, name, low=0.0, low_inclusive=False)
 
 
 def check_choice(value: Any, name: str, choices: tuple[Any, ...]) -> Any:

@@ -98,6 +98,12 @@ def test_dense_init_fan_in(backend):
     assert to_numpy(w_wide).std() == pytest.approx(wh.std() / 2.0, rel=0.05)
 
 
+@pytest.mark.parametrize("std", ["glorot", 0.0, -1.0])
+def test_dense_init_refuses_a_bad_std(backend, std):
+    with pytest.raises(ValueError, match="std"):
+        layers.dense_init(backend.random(0), 3, 2, std=std)
+
+
 def test_dense_init_reproducible(backend):
     w1, _ = layers.dense_init(backend.random(42), 10, 5)
     w2, _ = layers.dense_init(backend.random(42), 10, 5)
