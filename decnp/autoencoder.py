@@ -22,6 +22,7 @@ import numpy as np
 
 from .backend import Backend, get_backend, namespace, to_numpy
 from .checkpoint import Checkpoint, InterruptGuard, generator_state, set_generator_state
+from .estimator import ParamsMixin
 from .layers import mse_loss
 from .network import Network
 from .optim import SGD, Adam, restore
@@ -39,7 +40,7 @@ from .validation import (
 OPTIMIZERS = ("sgd", "adam")
 
 
-class StackedAutoencoder:
+class StackedAutoencoder(ParamsMixin):
     """Stacked denoising autoencoder with greedy layer-wise pretraining.
 
     Parameters

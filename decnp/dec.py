@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import inspect
 import os
 import time
 from typing import Any
@@ -27,6 +26,7 @@ from .autoencoder import StackedAutoencoder, _forward_in_batches
 from .backend import get_backend, to_numpy
 from .checkpoint import Checkpoint, InterruptGuard, generator_state, set_generator_state
 from .datasets import _unit_energy_factor
+from .estimator import ParamsMixin
 from .kmeans import kmeans
 from .network import Network
 from .objective import _kernel, _kl, _kl_gradients, _target, soft_assignment
@@ -45,7 +45,7 @@ from .validation import (
 _KIND = "DEC-checkpoint"
 
 
-class DEC:
+class DEC(ParamsMixin):
     """Deep Embedded Clustering with a scikit-learn-style interface.
 
     Parameters
@@ -375,7 +375,7 @@ class DEC:
     def _settings(self) -> dict:
         """The parameters that decide the result, for checking a checkpoint fits the run."""
         skip = {"autoencoder", "verbose", "checkpoint", "checkpoint_every", "device"}
-        out = {k: v for k, v in vars(self).items() if k in _PARAMS and k not in skip}
+        out = {k: v for k, v in vars(self).items() if k in self._param_names() and k not in skip}
         if not isinstance(self.random_state, int):
             out["random_state"] = None
         return out
@@ -590,6 +590,3 @@ class DEC:
         model.scale_ = scale
         model.n_features_in_ = dims[0]
         return model
-
-
-_PARAMS = tuple(inspect.signature(DEC.__init__).parameters)[1:]

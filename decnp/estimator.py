@@ -1,0 +1,80 @@
+"""scikit-learn's parameter protocol, ``get_params`` and ``set_params``, without scikit-learn.
+
+With them, ``sklearn.base.clone``, grid searches and pipelines can copy and
+reconfigure decnp's estimators. The parameters are the arguments of
+``__init__``, which stores each one unchanged under its own name.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+
+class ParamsMixin:
+    """``get_params`` and ``set_params`` for a class whose ``__init__`` stores its arguments."""
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        """The names of ``__init__``'s arguments, in order."""
+        parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
+        return [p.name for p in parameters]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The estimator's parameters by name.
+
+        Parameters
+        ----------
+        deep : bool
+            Also list the parameters of parameters that are estimators themselves
+            (DEC's ``autoencoder``), as ``autoencoder__dropout`` and so on.
+
+        Returns
+        -------
+        dict
+            Each value is the object stored, not a copy.
+        """
+        params = {name: getattr(self, name) for name in self._param_names()}
+        if deep:
+            for name, value in list(params.items()):
+                if isinstance(value, ParamsMixin):
+                    params |= {f"{name}__{k}": v for k, v in value.get_params().items()}
+        return params
+
+    def set_params(self, **params: Any) -> ParamsMixin:
+        """Set parameters by name (``autoencoder__dropout`` reaches into ``autoencoder``).
+
+        Values are stored unchecked, as ``__init__`` stores them; ``fit`` checks
+        them. A fitted model keeps its fitted attributes until it is fitted again.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            A name that is not a parameter, or a nested name whose parameter is
+            not an estimator.
+        """
+        valid = self._param_names()
+        nested: dict[str, dict[str, Any]] = {}
+        for key, value in params.items():
+            name, _, sub = key.partition("__")
+            if name not in valid:
+                raise ValueError(
+                    f"{key!r} is not a parameter of {type(self).__name__}; "
+                    f"valid parameters: {sorted(valid)}"
+                )
+            if sub:
+                nested.setdefault(name, {})[sub] = value
+            else:
+                setattr(self, name, value)
+        for name, sub_params in nested.items():
+            inner = getattr(self, name)
+            if not isinstance(inner, ParamsMixin):
+                raise ValueError(
+                    f"{name}__... needs {name} to be an estimator, got {type(inner).__name__}"
+                )
+            inner.set_params(**sub_params)
+        return self
