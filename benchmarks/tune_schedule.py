@@ -18,6 +18,7 @@ Examples::
     python benchmarks/tune_schedule.py adam_e2e_4k --set ae.finetune_iters=2000
     python benchmarks/tune_schedule.py --preset fast --seeds 0 1 2
     python benchmarks/tune_schedule.py --preset fast70k --dataset mnist --seeds 0
+    python benchmarks/tune_schedule.py --preset fast70k --set finetune_iters=24600 --dataset mnist
     python benchmarks/tune_schedule.py --list
 """
 
@@ -324,12 +325,15 @@ def run_curve(
     return record
 
 
-def run_preset(name: str, seed: int, verbose: bool, dataset: str) -> dict:
-    """``DEC(**preset(name), random_state=seed).fit`` on ``dataset``, as the CLI does."""
+def run_preset(
+    name: str, seed: int, verbose: bool, dataset: str, overrides: dict | None = None
+) -> dict:
+    """``DEC(**preset(name), random_state=seed).fit`` on ``dataset``, as the CLI does,
+    with ``overrides`` replacing preset settings (``--set finetune_iters=24600``)."""
     X, y = load(dataset)
-    params = preset(name)
+    params = preset(name) | (overrides or {})
     record = {
-        "name": f"preset:{name}",
+        "name": f"preset:{name}" + "".join(f" {k}={v}" for k, v in (overrides or {}).items()),
         "seed": seed,
         "config": params,
         "cpu_count": os.cpu_count(),
@@ -392,7 +396,10 @@ def main(argv=None) -> int:
     parser.add_argument("--preset", help="run DEC(**decnp.presets.preset(NAME)) end to end")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument(
-        "--set", action="append", default=[], help="override, e.g. ae.lr=0.005 or dec.0.lr=0.1"
+        "--set",
+        action="append",
+        default=[],
+        help="override, e.g. ae.lr=0.005 or dec.0.lr=0.1 (with --preset: finetune_iters=24600)",
     )
     parser.add_argument("--json", help="a whole config as JSON (instead of a named one)")
     parser.add_argument("--as", dest="label", help="name to log the run under")
@@ -419,7 +426,10 @@ def main(argv=None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:
         if args.preset:
-            rec = run_preset(args.preset, seed, args.verbose, args.dataset)
+            overrides: dict = {}
+            for assignment in args.set:
+                _set(overrides, assignment)
+            rec = run_preset(args.preset, seed, args.verbose, args.dataset, overrides)
         else:
             if args.json:
                 cfg = json.loads(args.json)

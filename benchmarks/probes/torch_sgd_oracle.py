@@ -26,6 +26,7 @@ from sklearn.cluster import KMeans
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import mnist_dir  # noqa: E402
+from _torch_autoencoder import autoencoder  # noqa: E402
 
 from decnp import datasets, metrics  # noqa: E402
 
@@ -36,19 +37,7 @@ max_iter = int(sys.argv[5]) if len(sys.argv) > 5 else 8000
 torch.manual_seed(seed)
 X, y = datasets.load_mnist("all", data_dir=mnist_dir())
 Xt = torch.from_numpy(X)
-dims = [784, 500, 500, 2000, 10]
-
-
-def stack(widths):
-    layers = []
-    for i in range(len(widths) - 1):
-        layers.append(torch.nn.Linear(widths[i], widths[i + 1]))
-        if i < len(widths) - 2:
-            layers.append(torch.nn.ReLU())
-    return torch.nn.Sequential(*layers)
-
-
-enc, dec = stack(dims), stack(dims[::-1])
+enc, dec = autoencoder()
 if init != "torch":
     for m in list(enc) + list(dec):
         if isinstance(m, torch.nn.Linear):
