@@ -1,5 +1,8 @@
 """scikit-learn's parameter protocol, ``get_params`` and ``set_params``, without scikit-learn.
 
+Also a ``repr`` that shows the parameters set to other than their defaults, as
+scikit-learn prints its estimators.
+
 With them, ``sklearn.base.clone``, grid searches and pipelines can copy and
 reconfigure decnp's estimators. The parameters are the arguments of
 ``__init__``, which stores each one unchanged under its own name.
@@ -78,3 +81,16 @@ class ParamsMixin:
                 )
             inner.set_params(**sub_params)
         return self
+
+    def __repr__(self) -> str:
+        defaults = inspect.signature(type(self).__init__).parameters
+        changed = []
+        for name, value in self.get_params(deep=False).items():
+            default = defaults[name].default
+            try:
+                same = type(value) is type(default) and bool(value == default)
+            except (TypeError, ValueError):  # arrays compare element by element
+                same = False
+            if not same:
+                changed.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(changed)})"

@@ -116,3 +116,19 @@ def test_sklearn_clone_copies_a_nested_autoencoder_unfitted():
     copy = base.clone(DEC(autoencoder=ae))
     assert copy.autoencoder is not ae
     assert copy.autoencoder.get_params() == ae.get_params()
+
+
+def test_repr_shows_only_the_parameters_that_differ_from_their_defaults():
+    assert repr(DEC()) == "DEC()"
+    assert repr(DEC(n_clusters=4, random_state=0)) == "DEC(n_clusters=4, random_state=0)"
+    # A list where the default is a tuple is a change, even with equal entries.
+    assert repr(DEC(hidden_dims=[500, 500, 2000, 10])) == ("DEC(hidden_dims=[500, 500, 2000, 10])")
+    ae = StackedAutoencoder(dims=(6, 2), init_std="fan_in")
+    assert repr(DEC(autoencoder=ae)) == (
+        "DEC(autoencoder=StackedAutoencoder(dims=(6, 2), init_std='fan_in'))"
+    )
+
+
+def test_repr_of_a_parameter_that_compares_element_wise():
+    model = StackedAutoencoder(dims=np.array([6, 2]))
+    assert repr(model) == "StackedAutoencoder(dims=array([6, 2]))"
