@@ -311,6 +311,20 @@ def blockwise(fn: Callable[..., None], *arrays: Any) -> None:
     list(_blockwise_pool(threads).map(lambda job: fn(*job), jobs))
 
 
+def flush_subnormal(x: Any) -> None:
+    """Set the entries of ``x`` smaller in magnitude than the smallest normal float
+    to zero, in place (CPUs compute with subnormal numbers many times slower)."""
+    xp = namespace(x)
+    tiny = xp.finfo(x.dtype).smallest_normal
+    lib = _library(x)
+    if lib in ("numpy", "cupy"):
+        # putmask: half the time of boolean-index assignment on NumPy.
+        mod = _module(lib)
+        mod.putmask(x, mod.abs(x) < tiny, 0)
+        return
+    x[...] = xp.where(xp.abs(x) < tiny, xp.zeros_like(x), x)
+
+
 def relu(x: Any, out: Any = None) -> Any:
     """``max(x, 0)``, into ``out`` when given (``out`` may be ``x`` itself)."""
     lib = _library(x)

@@ -14,6 +14,7 @@ from decnp.backend import (
     Backend,
     backend_of,
     blockwise,
+    flush_subnormal,
     get_backend,
     matmul,
     namespace,
@@ -404,3 +405,20 @@ def test_block_rows(backend):
     assert bk.block_rows(x, 10, 10**9) == 1000  # never more rows than x has
     assert bk.block_rows(x, 2**11, 2**10) >= 1
     assert bk.block_rows(backend.asarray(np.zeros((0, 3))), 10, 2**10) >= 1
+
+
+@pytest.mark.parametrize(
+    "dtype, tiny",
+    [
+        ("float32", np.finfo(np.float32).smallest_normal),
+        ("float64", np.finfo(np.float64).smallest_normal),
+    ],
+)
+def test_flush_subnormal_zeroes_exactly_the_subnormals(backend, dtype, tiny):
+    host = np.array([tiny / 2, -tiny / 4, tiny, -tiny, 0.0, 1e-30, -3.0], dtype=dtype)
+    assert np.sum((host != 0) & (np.abs(host) < tiny)) == 2  # the test's own premise
+    x = backend.asarray(host, dtype=dtype)
+    flush_subnormal(x)
+    expected = host.copy()
+    expected[:2] = 0.0
+    np.testing.assert_array_equal(to_numpy(x), expected)

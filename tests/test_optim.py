@@ -237,3 +237,29 @@ def test_non_numeric_adam(backend):
         Adam([x], beta1="0.9")
     with pytest.raises(TypeError, match="^lr must"):
         Adam([x], lr=True)
+
+
+def _subnormal_count(x) -> int:
+    x = np.abs(to_numpy(x))
+    return int(np.sum((x > 0) & (x < np.finfo(x.dtype).smallest_normal)))
+
+
+def test_adam_flushes_subnormal_moments_without_changing_the_parameters(backend, monkeypatch):
+    # m of the first entry (about 1e-39) and v of the second (about 0.03 * 1e-40)
+    # are subnormal in float32. Flushing them to zero every FLUSH_EVERY steps must
+    # leave the parameters bit for bit as without it.
+    from decnp import optim
+
+    grad = [1e-39, 1e-20, 1.0, -2.0]
+    steps = 3 * optim.FLUSH_EVERY  # ends on a flush
+    runs = {}
+    for name, every in (("flushed", optim.FLUSH_EVERY), ("kept", 10**9)):
+        monkeypatch.setattr(optim, "FLUSH_EVERY", every)
+        x = _arr(backend, [1.0, 0.5, 2.0, -1.0], backend.xp.float32)
+        opt = Adam([x], lr=0.01)
+        for _ in range(steps):
+            opt.step([_arr(backend, grad, backend.xp.float32)])
+        runs[name] = (to_numpy(x), sum(_subnormal_count(b) for b in opt.buffers))
+    np.testing.assert_array_equal(runs["flushed"][0], runs["kept"][0])
+    assert runs["kept"][1] == 2
+    assert runs["flushed"][1] == 0
