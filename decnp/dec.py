@@ -375,7 +375,7 @@ class DEC(ParamsMixin):
     def _settings(self) -> dict:
         """The parameters that decide the result, for checking a checkpoint fits the run."""
         skip = {"autoencoder", "verbose", "checkpoint", "checkpoint_every", "device"}
-        out = {k: v for k, v in vars(self).items() if k in self._param_names() and k not in skip}
+        out = {k: v for k, v in self.get_params(deep=False).items() if k not in skip}
         if not isinstance(self.random_state, int):
             out["random_state"] = None
         return out

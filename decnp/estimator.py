@@ -1,11 +1,10 @@
 """scikit-learn's parameter protocol, ``get_params`` and ``set_params``, without scikit-learn.
 
-Also a ``repr`` that shows the parameters set to other than their defaults, as
-scikit-learn prints its estimators.
-
 With them, ``sklearn.base.clone``, grid searches and pipelines can copy and
 reconfigure decnp's estimators. The parameters are the arguments of
-``__init__``, which stores each one unchanged under its own name.
+``__init__``, which stores each one unchanged under its own name. Also a
+``repr`` that shows the parameters set to other than their defaults, as
+scikit-learn prints its estimators.
 """
 
 from __future__ import annotations
