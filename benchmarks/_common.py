@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,14 @@ def scores(y: np.ndarray, labels: np.ndarray, seconds: float) -> dict[str, float
         "ari": metrics.ari(y, labels),
         "seconds": round(seconds, 2),
     }
+
+
+def command_line(script: str, argv: list[str] | None) -> str:
+    """The command that reruns this from the repository root:
+    ``python benchmarks/SCRIPT ARGS``, with ``argv`` as given to the script's
+    ``main`` (None: the process's own arguments)."""
+    args = sys.argv[1:] if argv is None else argv
+    return " ".join(shlex.quote(a) for a in ["python", f"benchmarks/{script}", *args])
 
 
 def write_json(path: Path, payload: Any) -> None:

@@ -24,12 +24,11 @@ import importlib.util
 import json
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from _common import ROOT, mnist_dir, write_json
+from _common import ROOT, command_line, mnist_dir, write_json
 from _common import scores as _scores
 
 from decnp import DEC, datasets, kmeans
@@ -159,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         for seed in args.seeds:
             result = run_one(X, y, name, seed, verbose=not args.quiet)
             result["n_samples"] = int(X.shape[0])
-            result["command"] = " ".join(["python"] + sys.argv)
+            result["command"] = command_line("accuracy.py", argv)
             results = [
                 r
                 for r in results

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import mnist_dir
+from _common import command_line, mnist_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -402,7 +402,9 @@ def main(argv=None) -> int:
         help="override, e.g. ae.lr=0.005 or dec.0.lr=0.1 (with --preset: finetune_iters=24600)",
     )
     parser.add_argument("--json", help="a whole config as JSON (instead of a named one)")
-    parser.add_argument("--as", dest="label", help="name to log the run under")
+    parser.add_argument(
+        "--as", dest="label", help="name to log the run under (default: the config's or preset's)"
+    )
     parser.add_argument("--list", action="store_true")
     parser.add_argument(
         "--curve",
@@ -430,6 +432,7 @@ def main(argv=None) -> int:
             for assignment in args.set:
                 _set(overrides, assignment)
             rec = run_preset(args.preset, seed, args.verbose, args.dataset, overrides)
+            rec["name"] = args.label or rec["name"]
         else:
             if args.json:
                 cfg = json.loads(args.json)
@@ -444,7 +447,7 @@ def main(argv=None) -> int:
             else:
                 rec = run_config(name, cfg, seed, args.verbose, args.dataset)
         rec["dataset"] = args.dataset
-        rec["command"] = "python " + " ".join([sys.argv[0]] + sys.argv[1:])
+        rec["command"] = command_line("tune_schedule.py", argv)
         with open(args.out, "a") as f:
             f.write(json.dumps(rec) + "\n")
         print(_summary(rec), flush=True)

@@ -1,7 +1,7 @@
 """Named training schedules for :class:`decnp.DEC`.
 
 ``paper`` is the schedule of Xie et al. (2016). ``fast`` is a short schedule
-(the CLI's default: about 5 minutes on 2 cores for the 10,000 MNIST test
+(the CLI's default: about 4 minutes on 2 cores for the 10,000 MNIST test
 digits, and for all 70,000), tuned on this package's benchmarks (see the README
 for what was tried). ``fast70k`` is a PyTorch recipe for the 70,000 digits,
 about 10 minutes here: a better autoencoder, but no better DEC than ``fast``.
@@ -57,12 +57,15 @@ PRESETS: dict[str, dict[str, Any]] = {
         # raised DEC from 0.760/0.764 to 0.796/0.784 (seeds 1/2, 3,000
         # iterations). This preset (4,500 iterations) gave DEC 0.696 / 0.819 /
         # 0.833 / 0.804 / 0.827 for seeds 0-4 (seed 0: a poor k-means start),
-        # and on all 70,000 digits 84.1% +- 1.0 over seeds 0-4 in about 5
+        # and on all 70,000 digits 84.1% +- 1.0 over seeds 0-4 in about 4
         # minutes each (benchmarks/accuracy.py).
         # Tried and worse or no better: 3,000 -> 6,000 iterations without
         # dropout (AE+k-means stays at 0.71-0.72, DEC 0.774/0.776); init_std
         # 0.01; layer-wise pairs first (DEC 0.65-0.70); SGD lr 3 per entry (DEC
-        # 0.64) and SGD lr 2 at 4,500 iterations (AE+k-means 0.62); DEC lr 0.05.
+        # 0.64) and SGD lr 2 at 4,500 iterations (AE+k-means 0.62); DEC lr 0.05;
+        # Adam's lr / 10 for the last 1,000 iterations (mean +0.8 points over
+        # seeds 0-4 on one BLAS thread, within the seed spread; seed 0 on two
+        # threads unchanged at 0.696).
         **_END_TO_END,
         "finetune_iters": 4_500,
         "pretrain_lr": 0.001,
@@ -82,7 +85,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         # worse, at lr 1: "fan_in" (0.675 after 20 epochs), N(0, 0.05^2) and
         # N(0, 0.02^2) weights (0.596 / 0.644 after 37 epochs). Over five
         # seeds (benchmarks/accuracy.py) DEC gave 83.5% +- 2.8 in 9-10 minutes
-        # against 84.1% +- 1.0 in 5 for ``fast``: a better autoencoder (AE +
+        # against 84.1% +- 1.0 in 4 for ``fast``: a better autoencoder (AE +
         # k-means 80.4% against 76.9%) but no better DEC, so ``fast`` stays the
         # default. On the 10,000 test digits the same recipe (4,500
         # iterations) gave DEC 0.762 for seed 0.

@@ -8,6 +8,8 @@ exist and is skipped elsewhere.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -48,3 +50,17 @@ def damaged_copies(raw: bytes, count: int, seed: int = 0):
             for pos in rng.integers(0, len(data), size=rng.integers(1, 4)):
                 data[pos] ^= int(rng.integers(1, 256))
         yield bytes(data)
+
+
+def load_benchmark(name: str):
+    """The script ``benchmarks/NAME.py`` as a module, importing its sibling
+    ``_common`` the way it does when run as a script."""
+    benchmarks = Path(__file__).resolve().parents[1] / "benchmarks"
+    spec = importlib.util.spec_from_file_location(name, benchmarks / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(benchmarks))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(benchmarks))
+    return module

@@ -8,30 +8,19 @@ figures, and a summary that the README tables come from.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location(
-        "paper_experiments", ROOT / "benchmarks" / "paper_experiments.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    # The script imports its sibling _common the way it does when run as a script.
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-    return module
+    return load_benchmark("paper_experiments")
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,80 @@
+"""Smoke tests of the benchmark scripts behind the README's accuracy tables:
+``benchmarks/accuracy.py`` and ``benchmarks/tune_schedule.py``.
+
+Each runs once with the ``fast`` preset shrunk to a few iterations on the MNIST
+test digits that ship with decnp (seconds, no downloaded data), and the test
+checks what the script records: every method's scores, the schedule as run, a
+rerun replacing its earlier record, and the label a run is logged under.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from conftest import load_benchmark
+
+# The fast preset cut to seconds: what is checked is the bookkeeping, not accuracy.
+SHRINK = {"finetune_iters": 5, "max_iter": 3, "n_init": 1}
+
+
+def _check_scores(scores: dict) -> None:
+    assert 0.0 <= scores["acc"] <= 1.0
+    assert math.isfinite(scores["nmi"]) and math.isfinite(scores["ari"])
+    assert scores["seconds"] >= 0.0
+
+
+def test_accuracy_records_all_four_methods_and_a_rerun_replaces_its_record(tmp_path, monkeypatch):
+    module = load_benchmark("accuracy")
+    shrunk = module.preset("fast") | SHRINK
+    monkeypatch.setattr(module, "preset", lambda name: dict(shrunk))
+    out = tmp_path / "accuracy.json"
+    args = ["--preset", "fast", "--seeds", "0", "--subset", "test", "--quiet"]
+    args += ["--out", str(out), "--figure", str(tmp_path / "table2.png")]
+
+    assert module.main(args) == 0
+    first = json.loads(out.read_text())["runs"]
+    assert module.main(args) == 0
+    runs = json.loads(out.read_text())["runs"]
+
+    assert len(first) == len(runs) == 1  # the same preset, seed and n: replaced, not added
+    run = runs[0]
+    assert (run["preset"], run["seed"], run["n_samples"]) == ("fast", 0, 10_000)
+    assert run["schedule"]["finetune_iters"] == SHRINK["finetune_iters"]
+    assert run["command"] == " ".join(["python", "benchmarks/accuracy.py", *args])
+    assert set(run["methods"]) == set(module.METHODS)
+    for scores in run["methods"].values():
+        _check_scores(scores)
+    assert 1 <= run["dec_iterations"] <= SHRINK["max_iter"]
+    # The same seed and schedule give the same clustering on a rerun.
+    assert run["methods"]["DEC"]["acc"] == first[0]["methods"]["DEC"]["acc"]
+
+    table = module.summary(runs).splitlines()
+    assert len(table) == 2 + len(module.METHODS)
+    for method, row in zip(module.METHODS, table[2:]):
+        acc = 100 * run["methods"][method]["acc"]
+        assert row.startswith(f"| {method} |") and f"| fast | 10000 | 1 | {acc:.2f}% ±" in row
+
+
+def test_tune_schedule_logs_a_preset_run_with_its_overrides_under_its_label(tmp_path):
+    module = load_benchmark("tune_schedule")
+    out = tmp_path / "tuning.jsonl"
+    sets = [arg for key, value in SHRINK.items() for arg in ("--set", f"{key}={value}")]
+
+    assert module.main(["--preset", "fast", *sets, "--out", str(out), "--as", "smoke"]) == 0
+    assert module.main(["--preset", "fast", *sets, "--out", str(out)]) == 0
+
+    labelled, default = (json.loads(line) for line in out.read_text().splitlines())
+    assert labelled["name"] == "smoke"
+    assert default["name"] == "preset:fast" + "".join(f" {k}={v}" for k, v in SHRINK.items())
+    for record in (labelled, default):
+        assert record["status"] == "ok"
+        assert record["config"] == module.preset("fast") | SHRINK
+        assert 0.0 <= record["ae_kmeans_acc"] <= 1.0
+        (dec,) = record["dec"]
+        assert 0.0 <= dec["acc"] <= 1.0 and 1 <= dec["n_iter"] <= SHRINK["max_iter"]
+    assert labelled["dec"] == default["dec"]  # the label changes the record's name only
+    assert labelled["command"] == " ".join(
+        ["python", "benchmarks/tune_schedule.py", "--preset", "fast", *sets, "--out", str(out)]
+        + ["--as", "smoke"]
+    )
