@@ -14,7 +14,12 @@ measured; ``--summary`` prints the README table from the JSON file.
 Example::
 
     python benchmarks/accuracy.py --preset fast --seeds 0 1 2 3 4
+    python benchmarks/accuracy.py --preset paper --seeds 0 --checkpoint-dir ~/decnp-ckpt
     python benchmarks/accuracy.py --summary
+
+With ``--checkpoint-dir``, stopping the run (Ctrl-C saves first; a kill loses at
+most ``CHECKPOINT_EVERY`` iterations) and giving the same command again continues
+DEC where it stopped, with the result the uninterrupted run would give.
 """
 
 from __future__ import annotations
@@ -36,18 +41,39 @@ from decnp.presets import PRESETS, preset
 
 PAPER = {"k-means": 53.49, "AE + k-means": None, "DEC w/o backprop": 79.82, "DEC": 84.30}
 METHODS = ("k-means", "AE + k-means", "DEC w/o backprop", "DEC")
+#: Iterations between checkpoints with ``--checkpoint-dir`` (about a minute here).
+CHECKPOINT_EVERY = 2_000
 
 
-def run_one(X: np.ndarray, y: np.ndarray, name: str, seed: int, verbose: bool) -> dict:
-    """All four methods for one preset and seed."""
+def run_one(
+    X: np.ndarray,
+    y: np.ndarray,
+    name: str,
+    seed: int,
+    verbose: bool,
+    checkpoint: Path | None = None,
+) -> dict:
+    """All four methods for one preset and seed; DEC saves its state to
+    ``checkpoint`` every ``CHECKPOINT_EVERY`` iterations and continues from it
+    when it exists (deleted once the run is recorded)."""
     kwargs = preset(name)
     out: dict = {"preset": name, "seed": seed, "schedule": kwargs, "methods": {}}
+    if checkpoint is not None and checkpoint.exists():
+        # A run resumed during pretraining times that phase from the resumption only.
+        out["resumed_from"] = str(checkpoint)
 
     start = time.perf_counter()
     _, labels, _ = kmeans(X, 10, n_init=kwargs["n_init"], random_state=seed)
     out["methods"]["k-means"] = _scores(y, np.asarray(labels), time.perf_counter() - start)
 
-    dec = DEC(n_clusters=10, random_state=seed, verbose=verbose, **kwargs).fit(X, y)
+    dec = DEC(
+        n_clusters=10,
+        random_state=seed,
+        verbose=verbose,
+        checkpoint=checkpoint,
+        checkpoint_every=CHECKPOINT_EVERY,
+        **kwargs,
+    ).fit(X, y, resume=checkpoint is not None)
     out["methods"]["DEC"] = _scores(y, dec.labels_, sum(dec.seconds_.values()))
     out["phase_seconds"] = {k: round(v, 2) for k, v in dec.seconds_.items()}
     out["dec_iterations"] = dec.n_iter_
@@ -146,6 +172,12 @@ def main(argv: list[str] | None = None) -> int:
         "--figure", type=Path, default=ROOT / "benchmarks/figures/accuracy_table2.png"
     )
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument(
+        "--checkpoint-dir",
+        type=Path,
+        help="keep each DEC run's state in DIR/PRESET_seedN.npz and continue from it "
+        "when present: a run longer than a sitting (the paper preset) can stop and go on",
+    )
     args = parser.parse_args(argv)
 
     results = json.loads(args.out.read_text())["runs"] if args.out.exists() else []
@@ -156,7 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     X, y = datasets.load_mnist(args.subset, data_dir=mnist_dir())
     for name in args.preset:
         for seed in args.seeds:
-            result = run_one(X, y, name, seed, verbose=not args.quiet)
+            ckpt = None
+            if args.checkpoint_dir is not None:
+                args.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+                ckpt = args.checkpoint_dir / f"{name}_seed{seed}.npz"
+            result = run_one(X, y, name, seed, verbose=not args.quiet, checkpoint=ckpt)
             result["n_samples"] = int(X.shape[0])
             result["command"] = command_line("accuracy.py", argv)
             results = [
@@ -166,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
             ] + [result]
             payload = {"machine": platform.processor() or platform.machine(), "runs": results}
             write_json(args.out, payload)
+            if ckpt is not None:
+                ckpt.unlink(missing_ok=True)  # recorded: a rerun starts afresh
             accs = {m: round(v["acc"], 4) for m, v in result["methods"].items()}
             print(f"preset {name} seed {seed}: {accs}", flush=True)
     print(summary(results))

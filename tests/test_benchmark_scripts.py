@@ -49,6 +49,26 @@ def test_accuracy_records_all_four_methods_and_a_rerun_replaces_its_record(tmp_p
     # The same seed and schedule give the same clustering on a rerun.
     assert run["methods"]["DEC"]["acc"] == first[0]["methods"]["DEC"]["acc"]
 
+    # With a checkpoint folder: the same result, and the checkpoint gone once recorded.
+    ckpt_dir = tmp_path / "ckpt"
+    assert module.main([*args, "--checkpoint-dir", str(ckpt_dir)]) == 0
+    (again,) = json.loads(out.read_text())["runs"]
+    assert again["methods"] == {
+        m: {**s, "seconds": again["methods"][m]["seconds"]} for m, s in run["methods"].items()
+    }
+    assert "resumed_from" not in again and list(ckpt_dir.iterdir()) == []
+    # A checkpoint left in the folder (here: a finished DEC run's last state) is
+    # continued from, to the same clustering.
+    X, y = module.datasets.load_mnist("test")
+    module.DEC(n_clusters=10, random_state=0, verbose=False, **shrunk).set_params(
+        checkpoint=ckpt_dir / "fast_seed0.npz"
+    ).fit(X, y)
+    assert module.main([*args, "--checkpoint-dir", str(ckpt_dir)]) == 0
+    (resumed,) = json.loads(out.read_text())["runs"]
+    assert resumed["resumed_from"] == str(ckpt_dir / "fast_seed0.npz")
+    assert resumed["methods"]["DEC"]["acc"] == run["methods"]["DEC"]["acc"]
+    assert list(ckpt_dir.iterdir()) == []
+
     table = module.summary(runs).splitlines()
     assert len(table) == 2 + len(module.METHODS)
     for method, row in zip(module.METHODS, table[2:]):
