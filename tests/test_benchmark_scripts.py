@@ -4,7 +4,8 @@
 Each runs once with the ``fast`` preset shrunk to a few iterations on the MNIST
 test digits that ship with decnp (seconds, no downloaded data), and the test
 checks what the script records: every method's scores, the schedule as run, a
-rerun replacing its earlier record, and the label a run is logged under.
+rerun replacing its earlier record, a run continued from a checkpoint, and the
+label a run is logged under.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
 from conftest import load_benchmark
+
+from decnp.persistence import ModelFileError
 
 # The fast preset cut to seconds: what is checked is the bookkeeping, not accuracy.
 SHRINK = {"finetune_iters": 5, "max_iter": 3, "n_init": 1}
@@ -24,13 +28,19 @@ def _check_scores(scores: dict) -> None:
     assert scores["seconds"] >= 0.0
 
 
-def test_accuracy_records_all_four_methods_and_a_rerun_replaces_its_record(tmp_path, monkeypatch):
+def _shrunk_accuracy(tmp_path, monkeypatch):
+    """benchmarks/accuracy.py with the fast preset shrunk, its arguments and output file."""
     module = load_benchmark("accuracy")
     shrunk = module.preset("fast") | SHRINK
     monkeypatch.setattr(module, "preset", lambda name: dict(shrunk))
     out = tmp_path / "accuracy.json"
     args = ["--preset", "fast", "--seeds", "0", "--subset", "test", "--quiet"]
     args += ["--out", str(out), "--figure", str(tmp_path / "table2.png")]
+    return module, args, out
+
+
+def test_accuracy_records_all_four_methods_and_a_rerun_replaces_its_record(tmp_path, monkeypatch):
+    module, args, out = _shrunk_accuracy(tmp_path, monkeypatch)
 
     assert module.main(args) == 0
     first = json.loads(out.read_text())["runs"]
@@ -49,31 +59,50 @@ def test_accuracy_records_all_four_methods_and_a_rerun_replaces_its_record(tmp_p
     # The same seed and schedule give the same clustering on a rerun.
     assert run["methods"]["DEC"]["acc"] == first[0]["methods"]["DEC"]["acc"]
 
-    # With a checkpoint folder: the same result, and the checkpoint gone once recorded.
-    ckpt_dir = tmp_path / "ckpt"
-    assert module.main([*args, "--checkpoint-dir", str(ckpt_dir)]) == 0
-    (again,) = json.loads(out.read_text())["runs"]
-    assert again["methods"] == {
-        m: {**s, "seconds": again["methods"][m]["seconds"]} for m, s in run["methods"].items()
-    }
-    assert "resumed_from" not in again and list(ckpt_dir.iterdir()) == []
-    # A checkpoint left in the folder (here: a finished DEC run's last state) is
-    # continued from, to the same clustering.
-    X, y = module.datasets.load_mnist("test")
-    module.DEC(n_clusters=10, random_state=0, verbose=False, **shrunk).set_params(
-        checkpoint=ckpt_dir / "fast_seed0.npz"
-    ).fit(X, y)
-    assert module.main([*args, "--checkpoint-dir", str(ckpt_dir)]) == 0
-    (resumed,) = json.loads(out.read_text())["runs"]
-    assert resumed["resumed_from"] == str(ckpt_dir / "fast_seed0.npz")
-    assert resumed["methods"]["DEC"]["acc"] == run["methods"]["DEC"]["acc"]
-    assert list(ckpt_dir.iterdir()) == []
-
     table = module.summary(runs).splitlines()
     assert len(table) == 2 + len(module.METHODS)
     for method, row in zip(module.METHODS, table[2:]):
         acc = 100 * run["methods"][method]["acc"]
         assert row.startswith(f"| {method} |") and f"| fast | 10000 | 1 | {acc:.2f}% ±" in row
+
+
+def test_accuracy_with_a_checkpoint_folder_continues_a_left_run_and_cleans_up(
+    tmp_path, monkeypatch
+):
+    module, args, out = _shrunk_accuracy(tmp_path, monkeypatch)
+    assert module.main(args) == 0
+    (run,) = json.loads(out.read_text())["runs"]
+    ckpt_dir = tmp_path / "ckpt"
+    ckpt = ckpt_dir / "fast_seed0.npz"
+
+    # A fresh run: the same result as without checkpoints, and no file left.
+    assert module.main([*args, "--checkpoint-dir", str(ckpt_dir)]) == 0
+    (fresh,) = json.loads(out.read_text())["runs"]
+    assert {m: {**s, "seconds": 0} for m, s in fresh["methods"].items()} == {
+        m: {**s, "seconds": 0} for m, s in run["methods"].items()
+    }
+    assert "resumed_from" not in fresh and list(ckpt_dir.iterdir()) == []
+
+    # A checkpoint left in the folder (here a finished DEC run's last state, as
+    # run_one would build it) is continued from, to the same clustering.
+    X, y = module.datasets.load_mnist("test")
+    module.DEC(
+        n_clusters=10, random_state=0, verbose=False, checkpoint=ckpt, **module.preset("fast")
+    ).fit(X, y)
+    assert ckpt.exists()
+    assert module.main([*args, "--checkpoint-dir", str(ckpt_dir)]) == 0
+    (resumed,) = json.loads(out.read_text())["runs"]
+    assert resumed["resumed_from"] == str(ckpt)
+    assert resumed["methods"]["DEC"]["acc"] == run["methods"]["DEC"]["acc"]
+    assert list(ckpt_dir.iterdir()) == []
+
+    # One from another run (seed 1) is read and refused, never silently replaced.
+    module.DEC(
+        n_clusters=10, random_state=1, verbose=False, checkpoint=ckpt, **module.preset("fast")
+    ).fit(X, y)
+    with pytest.raises(ModelFileError, match="other settings"):
+        module.main([*args, "--checkpoint-dir", str(ckpt_dir)])
+    assert ckpt.exists()
 
 
 def test_tune_schedule_logs_a_preset_run_with_its_overrides_under_its_label(tmp_path):
