@@ -504,8 +504,7 @@ def _train_reconstruction(
     Returns the seconds spent.
     """
     rows = Rows.of(X)
-    progress = Progress(iters, phase, enabled=verbose)
-    progress.done = start
+    progress = Progress(iters, phase, enabled=verbose, initial=start)
     with InterruptGuard() as guard:
         for t in range(start, iters):
             xb = rows.take(sampler.next())

@@ -414,8 +414,7 @@ class DEC(ParamsMixin):
             p = self.backend_.asarray(arrays["p"], mu.dtype)
             previous = arrays["previous"] if arrays["previous"].size else None
             self.history_, t = meta["history"], meta["t"]
-        progress = Progress(max(self.max_iter, 1), "clustering", enabled=self.verbose)
-        progress.done = t
+        progress = Progress(max(self.max_iter, 1), "clustering", enabled=self.verbose, initial=t)
 
         def checkpoint(t: int) -> None:
             order, pos = sampler.state()

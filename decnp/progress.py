@@ -30,6 +30,9 @@ class Progress:
         Defaults to standard error, so progress never mixes with results on stdout.
     min_interval : float
         Seconds between redraws; drawing every step would cost more than a step.
+    initial : int
+        Steps already done before this sitting (a resumed run): counted in the
+        bar, but not in the rate behind the ETA, which only this sitting's steps set.
     """
 
     def __init__(
@@ -39,13 +42,15 @@ class Progress:
         enabled: bool = True,
         stream: TextIO | None = None,
         min_interval: float = 0.5,
+        initial: int = 0,
     ) -> None:
         self.total = max(int(total), 1)
         self.phase = phase
         self.enabled = enabled
         self.stream = sys.stderr if stream is None else stream
         self.min_interval = min_interval
-        self.done = 0
+        self.initial = int(initial)
+        self.done = self.initial
         self.info = ""
         self.start = time.perf_counter()
         self._last_draw = -float("inf")
@@ -72,7 +77,8 @@ class Progress:
     def _draw(self, now: float, end: str) -> None:
         elapsed = now - self.start
         frac = min(self.done / self.total, 1.0)
-        eta = elapsed / frac - elapsed if frac > 0 else 0.0
+        steps = self.done - self.initial
+        eta = elapsed * max(self.total - self.done, 0) / steps if steps > 0 else 0.0
         bar = "#" * int(20 * frac) + "." * (20 - int(20 * frac))
         line = (
             f"\r{self.phase} [{bar}] {100 * frac:3.0f}% {self.done}/{self.total} "
