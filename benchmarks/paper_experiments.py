@@ -39,14 +39,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import ROOT, machine, mnist_dir, scores, write_json
+from _common import ROOT, command_line, machine, mnist_dir, scores, write_json
 
 from decnp import DEC, StackedAutoencoder, datasets, kmeans, mean_kl, metrics, plots
 from decnp.presets import preset
@@ -160,9 +159,9 @@ def _resume(path: Path, args: argparse.Namespace) -> tuple[dict[str, Any], dict[
     return config, payload
 
 
-def _save(path: Path, payload: dict[str, Any]) -> None:
+def _save(path: Path, payload: dict[str, Any], args: argparse.Namespace) -> None:
     payload["machine"] = machine()
-    payload["command"] = " ".join(["python"] + sys.argv)
+    payload["command"] = args.command
     write_json(path, payload)
 
 
@@ -257,7 +256,7 @@ def run_embedding(args: argparse.Namespace) -> dict[str, Any]:
         for name in ("embedding_over_epochs", "nearest_images", "embedding_history")
     ]
     result["figures"] = [str(p.relative_to(ROOT) if p.is_relative_to(ROOT) else p) for p in paths]
-    _save(out, result)  # before drawing: the measurements must survive a plotting error
+    _save(out, result, args)  # before drawing: the measurements must survive a plotting error
     args.cache.mkdir(parents=True, exist_ok=True)
     np.savez(args.cache / "embedding_maps.npz", *maps, labels=y[sub], iterations=iters)
     _draw(
@@ -317,7 +316,7 @@ def run_k_sweep(args: argparse.Namespace) -> dict[str, Any]:
             },
         }
         payload["runs"] = sorted(payload["runs"] + [run], key=lambda r: r["k"])
-        _save(out, payload)
+        _save(out, payload, args)
         print(
             f"k = {k:2d}: NMI {run['nmi_train']:.3f} (val {run['nmi_val']:.3f}), "
             f"G {run['G']:.3f}, {run['n_iter']} it., {run['seconds']['total']:.0f} s",
@@ -358,7 +357,7 @@ def run_imbalanced(args: argparse.Namespace) -> dict[str, Any]:
             start = time.perf_counter()
             _, labels, _ = kmeans(X, 10, n_init=config["n_init"], random_state=args.seed)
             methods["k-means"] = scores(y, np.asarray(labels), time.perf_counter() - start)
-            _save(out, payload)
+            _save(out, payload, args)
         if "DEC" not in methods or "AE + k-means" not in methods:
             ae, entry["autoencoder"] = pretrained(X, config, args.seed, args.cache, not args.quiet)
             start = time.perf_counter()
@@ -372,7 +371,7 @@ def run_imbalanced(args: argparse.Namespace) -> dict[str, Any]:
             entry["dec_iterations"] = dec.n_iter_
             entry["phase_seconds"] = {k: round(v, 2) for k, v in dec.seconds_.items()}
             entry["phase_seconds"]["pretrain"] = entry["autoencoder"]["seconds"]
-            _save(out, payload)
+            _save(out, payload, args)
         accs = {m: round(v["acc"], 4) for m, v in methods.items()}
         print(f"r_min {r_min}: n = {len(X)}, {accs}", flush=True)
     runs = [r for r in payload["runs"] if len(r["methods"]) == 3]
@@ -494,6 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="redo runs already in the JSON")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
+    args.command = command_line("paper_experiments.py", argv)
     if args.quick and args.out is None:
         parser.error("--quick needs --out (it must not overwrite the real results)")
     args.out = RESULTS if args.out is None else args.out

@@ -52,6 +52,11 @@ def _load(out: Path, name: str) -> dict:
     _finite_numbers(data)
     assert data["config"]["hidden_dims"] == [32, 16, 10]  # quick mode, as recorded
     assert {"cpu_count", "env_threads"} <= set(data["machine"])
+    # The command that reruns it, from main's arguments (not pytest's).
+    experiment = name.replace("_", "-")
+    assert data["command"].startswith(
+        f"python benchmarks/paper_experiments.py {experiment} --quick"
+    )
     return data
 
 
