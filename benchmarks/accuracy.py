@@ -111,23 +111,33 @@ def run_one(
 
 
 def summary(results: list[dict]) -> str:
-    """Markdown table: mean ± std accuracy (and NMI) over seeds, per preset and method."""
+    """Markdown table: mean ± sd accuracy (and NMI) over seeds, per preset and method."""
     lines = [
         "| method | paper acc. | preset | n | seeds | acc. (mean ± sd) | NMI (mean) | seconds (mean) |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    resumed = False
     for name, n in sorted({(r["preset"], r["n_samples"]) for r in results}):
         runs = [r for r in results if (r["preset"], r["n_samples"]) == (name, n)]
+        # DEC's seconds include pretraining, which a resumed run timed from its last start only.
+        mark = "‡" if any("resumed_from" in r for r in runs) else ""
+        resumed = resumed or bool(mark)
         for method in METHODS:
             accs = [100 * r["methods"][method]["acc"] for r in runs]
             nmis = [r["methods"][method]["nmi"] for r in runs]
             secs = [r["methods"][method]["seconds"] for r in runs]
-            sd = statistics.stdev(accs) if len(accs) > 1 else 0.0
+            spread = f" ± {statistics.stdev(accs):.2f}" if len(accs) > 1 else ""  # no sd of one
             paper = f"{PAPER[method]:.2f}%" if PAPER[method] is not None else "–"
             lines.append(
-                f"| {method} | {paper} | {name} | {n} | {len(runs)} | {statistics.mean(accs):.2f}% ± "
-                f"{sd:.2f} | {statistics.mean(nmis):.3f} | {statistics.mean(secs):.0f} |"
+                f"| {method} | {paper} | {name} | {n} | {len(runs)} | "
+                f"{statistics.mean(accs):.2f}%{spread} | {statistics.mean(nmis):.3f} | "
+                f"{statistics.mean(secs):.0f}{mark if method == 'DEC' else ''} |"
             )
+    if resumed:
+        lines.append("")
+        lines.append(
+            "‡ resumed from a checkpoint: pretraining timed from the last resumption only."
+        )
     return "\n".join(lines)
 
 

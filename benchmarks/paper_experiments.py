@@ -108,7 +108,15 @@ def _fingerprint(*parts: Any) -> str:
 
 def _code_version() -> str:
     """Hash of the sources that decide a pretrained autoencoder (they change under us)."""
-    names = ("autoencoder.py", "training.py", "optim.py", "network.py", "layers.py", "dec.py")
+    names = (
+        "augment.py",
+        "autoencoder.py",
+        "training.py",
+        "optim.py",
+        "network.py",
+        "layers.py",
+        "dec.py",
+    )
     return _fingerprint([(ROOT / "decnp" / n).read_text() for n in names])
 
 

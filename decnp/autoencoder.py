@@ -16,10 +16,13 @@ the last pair's code (the embedding keeps its full range and sign).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
 
+from .augment import image_shape_of, random_shift
 from .backend import Backend, get_backend, namespace, to_numpy
 from .checkpoint import Checkpoint, InterruptGuard, generator_state, set_generator_state
 from .estimator import ParamsMixin
@@ -148,6 +151,8 @@ class StackedAutoencoder(ParamsMixin):
         optimizer: str = "sgd",
         finetune_lr: float | None = None,
         finetune_dropout: float = 0.0,
+        shift: int = 0,
+        image_shape: tuple[int, int] | None = None,
         gamma: float = 0.1,
         verbose: bool = True,
         checkpoint: str | os.PathLike | None = None,
@@ -183,6 +188,15 @@ class StackedAutoencoder(ParamsMixin):
             fine-tunes without dropout (0); a positive rate keeps the deep
             autoencoder denoising, which the ``fast`` preset uses because its
             short schedule has no layer-wise (denoising) phase.
+        shift : int
+            Largest random shift, in pixels along each axis, applied image by
+            image to every minibatch of the phases that read the data itself
+            (the first layer-wise pair and fine-tuning;
+            :func:`decnp.augment.random_shift`). Not in the paper (0); the
+            ``fast`` preset uses 2.
+        image_shape : (int, int) or None
+            (height, width) of the images the rows of ``X`` flatten, for
+            ``shift``; None: square images.
         gamma : float
             Factor of each learning-rate drop.
         verbose : bool
@@ -223,6 +237,8 @@ class StackedAutoencoder(ParamsMixin):
         finetune_lr = lr if finetune_lr is None else finetune_lr
         check_scalar(finetune_lr, "finetune_lr", low=0.0, low_inclusive=False)
         check_scalar(finetune_dropout, "finetune_dropout", low=0.0, high=1.0, high_inclusive=False)
+        check_scalar(shift, "shift", integer=True, low=0)
+        shape = image_shape_of(X.shape[1], image_shape) if shift > 0 else None
         make_opt = self._optimizer_factory(optimizer, momentum, lr_step, gamma)
         make_opt([], lr)  # validates the other hyperparameters before any work
         ckpt = Checkpoint(checkpoint, checkpoint_every) if checkpoint is not None else None
@@ -286,6 +302,8 @@ class StackedAutoencoder(ParamsMixin):
                 finetune_lr,
                 gamma,
                 finetune_dropout,
+                shift,
+                None if shape is None else list(shape),  # as the JSON of a checkpoint reads back
             ],
         }
         state = ckpt.load("StackedAutoencoder-checkpoint", settings) if resume else None
@@ -352,6 +370,12 @@ class StackedAutoencoder(ParamsMixin):
                 start,
                 save if ckpt is not None else None,
                 ckpt.every if ckpt is not None else 0,
+                # Only phases fed the pixels themselves can shift them.
+                augment=(
+                    partial(random_shift, shift=shift, image_shape=shape, rand=rand)
+                    if shift > 0 and (name == "fine-tune" or k == 0)
+                    else None
+                ),
             )
             key = "finetune" if name == "fine-tune" else f"pair{k + 1}"
             self.history_["seconds"][key] = self.history_["seconds"].get(key, 0.0) + seconds
@@ -493,6 +517,7 @@ def _train_reconstruction(
     save: Any = None,
     every: int = 0,
     log_every: int = 100,
+    augment: Callable[[Any], Any] | None = None,
 ) -> float:
     """Minibatch training of ``net`` to reconstruct its (clean) input.
 
@@ -501,6 +526,7 @@ def _train_reconstruction(
     every step). ``save(t)`` writes a checkpoint after ``t`` completed iterations:
     every ``every`` iterations and on Ctrl-C, and only once the loss is known to
     be finite, so a diverged run never overwrites the last good checkpoint.
+    ``augment`` maps each minibatch to the one trained on (input and target).
     Returns the seconds spent.
     """
     rows = Rows.of(X)
@@ -508,6 +534,8 @@ def _train_reconstruction(
     with InterruptGuard() as guard:
         for t in range(start, iters):
             xb = rows.take(sampler.next())
+            if augment is not None:
+                xb = augment(xb)
             out, cache = net.forward(xb, dropout=dropout, rand=rand)
             loss, dout = mse_loss(out, xb)
             if isinstance(opt, SGD):

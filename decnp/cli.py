@@ -35,6 +35,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("--clusters", type=int, default=10, help="number of clusters k")
     fit.add_argument("--preset", choices=sorted(PRESETS), default="fast", help="training schedule")
+    fit.add_argument(
+        "--shift",
+        type=int,
+        metavar="N",
+        help="shift pretraining images at random by up to N pixels (square images only; "
+        "default: the preset's on MNIST, 0 with --data)",
+    )
     fit.add_argument("--device", choices=DEVICES, default="cpu")
     fit.add_argument("--seed", type=int, default=0, help="random seed")
     fit.add_argument("--out", type=Path, default=Path("decnp-out"), help="output directory")
@@ -78,6 +85,10 @@ def _fit(args: argparse.Namespace) -> int:
         source = args.dataset
     print(f"data: {source}, {X.shape[0]} samples x {X.shape[1]} features", file=sys.stderr)
     out = args.out  # created by the first file written into it
+    params = preset(args.preset)
+    if args.shift is not None or args.data is not None:
+        # Shifting suits images: own data are not taken for images unless asked.
+        params["pretrain_shift"] = 0 if args.shift is None else args.shift
     model = DEC(
         n_clusters=args.clusters,
         device=args.device,
@@ -85,7 +96,7 @@ def _fit(args: argparse.Namespace) -> int:
         verbose=not args.quiet,
         checkpoint=out / "checkpoint.npz",
         checkpoint_every=args.checkpoint_every,
-        **preset(args.preset),
+        **params,
     )
     start = time.perf_counter()
     try:
@@ -105,6 +116,7 @@ def _fit(args: argparse.Namespace) -> int:
         "n_features": int(X.shape[1]),
         "n_clusters": args.clusters,
         "preset": args.preset,
+        "pretrain_shift": model.pretrain_shift,
         "device": args.device,
         "seed": args.seed,
         "n_iter": model.n_iter_,

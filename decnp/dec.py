@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import metrics
+from .augment import image_shape_of
 from .autoencoder import StackedAutoencoder, _forward_in_batches
 from .backend import get_backend, to_numpy
 from .checkpoint import Checkpoint, InterruptGuard, generator_state, set_generator_state
@@ -85,6 +86,12 @@ class DEC(ParamsMixin):
         Passed to :meth:`StackedAutoencoder.fit` as ``lr``, ``lr_step``,
         ``optimizer``, ``finetune_lr`` and ``finetune_dropout`` (paper: 0.1,
         20,000, "sgd", 0.1, 0).
+    pretrain_shift : int
+        Passed to :meth:`StackedAutoencoder.fit` as ``shift``: pretraining
+        minibatches are images shifted at random by up to this many pixels (not
+        in the paper: 0; the ``fast`` preset: 2). The rows of X must be square
+        images; for others, fit a :class:`StackedAutoencoder` with
+        ``image_shape`` and pass it as ``autoencoder``.
     dropout : float
         Dropout of the layer-wise pairs, :class:`StackedAutoencoder`'s (paper: 0.2).
     init_std : float or "fan_in"
@@ -152,6 +159,7 @@ class DEC(ParamsMixin):
         pretrain_optimizer: str = "sgd",
         finetune_lr: float | None = None,
         finetune_dropout: float = 0.0,
+        pretrain_shift: int = 0,
         dropout: float = 0.2,
         init_std: float | str = 0.01,
         backprop: bool = True,
@@ -180,6 +188,7 @@ class DEC(ParamsMixin):
         self.pretrain_optimizer = pretrain_optimizer
         self.finetune_lr = finetune_lr
         self.finetune_dropout = finetune_dropout
+        self.pretrain_shift = pretrain_shift
         self.dropout = dropout
         self.init_std = init_std
         self.backprop = backprop
@@ -224,6 +233,7 @@ class DEC(ParamsMixin):
                 self.finetune_dropout, "finetune_dropout", low=0.0, high=1.0, high_inclusive=False
             )
             check_init_std(self.init_std)
+            check_scalar(self.pretrain_shift, "pretrain_shift", integer=True, low=0)
         check_choice(self.backprop, "backprop", (True, False))
         if self.autoencoder is not None:
             if not isinstance(self.autoencoder, StackedAutoencoder):
@@ -268,6 +278,14 @@ class DEC(ParamsMixin):
                     f"y must have one label per row of X ({X.shape[0]}), got {y.shape[0]}"
                 )
         self._check_params(X.shape[0])
+        if self.autoencoder is None and self.pretrain_shift > 0:
+            try:
+                image_shape_of(X.shape[1])
+            except ValueError:
+                raise ValueError(
+                    f"pretrain_shift={self.pretrain_shift} needs square images, but X has "
+                    f"{X.shape[1]} features; use pretrain_shift=0 for data that are not images"
+                ) from None
         get_backend(self.device)  # an unknown device fails before any work
         ckpt = None
         if self.checkpoint is not None:
@@ -313,6 +331,7 @@ class DEC(ParamsMixin):
                 optimizer=self.pretrain_optimizer,
                 finetune_lr=self.finetune_lr,
                 finetune_dropout=self.finetune_dropout,
+                shift=self.pretrain_shift,
                 verbose=self.verbose,
                 checkpoint=None if ckpt is None else ckpt.path,
                 checkpoint_every=0 if ckpt is None else ckpt.every,

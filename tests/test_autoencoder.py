@@ -387,3 +387,38 @@ def test_divergence_raises_naming_the_phase(X, iters, phase):
     assert phase in str(info.value)
     assert "iteration" in str(info.value)
     assert isinstance(info.value, FloatingPointError)
+
+
+def test_shift_reaches_only_the_phases_fed_the_data(X, monkeypatch):
+    # Record the width of every batch pretraining shifts: only the first pair's
+    # input and fine-tuning's are the data (rows of 10 = 2 x 5 images here).
+    import decnp.autoencoder as module
+
+    widths = []
+    shift = module.random_shift
+
+    def spy(x, **kw):
+        widths.append(x.shape[1])
+        return shift(x, **kw)
+
+    monkeypatch.setattr(module, "random_shift", spy)
+    kw = dict(layerwise_iters=7, finetune_iters=5, batch_size=32, lr=0.01, verbose=False)
+    shifted = StackedAutoencoder(dims=DIMS, random_state=0).fit(
+        X, shift=1, image_shape=(2, 5), **kw
+    )
+    assert widths == [10] * (7 + 5)
+    monkeypatch.undo()
+    again = StackedAutoencoder(dims=DIMS, random_state=0).fit(X, shift=1, image_shape=(2, 5), **kw)
+    plain = StackedAutoencoder(dims=DIMS, random_state=0).fit(X, **kw)
+    np.testing.assert_array_equal(shifted.transform(X), again.transform(X))
+    assert not np.array_equal(shifted.transform(X), plain.transform(X))
+
+
+def test_shift_needs_an_image_shape_that_fits(X):
+    kw = dict(layerwise_iters=1, finetune_iters=1, verbose=False)
+    with pytest.raises(ValueError, match="not a square image"):
+        StackedAutoencoder(dims=DIMS, random_state=0).fit(X, shift=1, **kw)
+    with pytest.raises(ValueError, match="image_shape must be"):
+        StackedAutoencoder(dims=DIMS, random_state=0).fit(X, shift=1, image_shape=(3, 3), **kw)
+    with pytest.raises(ValueError, match="shift"):
+        StackedAutoencoder(dims=DIMS, random_state=0).fit(X, shift=-1, **kw)

@@ -63,7 +63,7 @@ def test_accuracy_records_all_four_methods_and_a_rerun_replaces_its_record(tmp_p
     assert len(table) == 2 + len(module.METHODS)
     for method, row in zip(module.METHODS, table[2:]):
         acc = 100 * run["methods"][method]["acc"]
-        assert row.startswith(f"| {method} |") and f"| fast | 10000 | 1 | {acc:.2f}% ±" in row
+        assert row.startswith(f"| {method} |") and f"| fast | 10000 | 1 | {acc:.2f}% |" in row
 
 
 def test_accuracy_with_a_checkpoint_folder_continues_a_left_run_and_cleans_up(
@@ -95,6 +95,10 @@ def test_accuracy_with_a_checkpoint_folder_continues_a_left_run_and_cleans_up(
     assert resumed["resumed_from"] == str(ckpt)
     assert resumed["methods"]["DEC"]["acc"] == run["methods"]["DEC"]["acc"]
     assert list(ckpt_dir.iterdir()) == []
+    # The table flags its DEC seconds, which time pretraining from the resumption only.
+    dec_row, note = module.summary([resumed]).splitlines()[-3:][::2]
+    assert dec_row.startswith("| DEC |") and dec_row.endswith("‡ |")
+    assert note.startswith("‡ resumed from a checkpoint")
 
     # One from another run (seed 1) is read and refused, never silently replaced.
     module.DEC(

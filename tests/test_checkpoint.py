@@ -82,6 +82,26 @@ def test_autoencoder_resume_matches_uninterrupted(X, tmp_path, monkeypatch, stop
     assert resumed.history_["finetune"] == reference.history_["finetune"]
 
 
+@pytest.mark.parametrize("stop_call", [10, 110])
+def test_autoencoder_resume_with_shifts_matches_and_other_shifts_are_refused(
+    X, tmp_path, monkeypatch, stop_call
+):
+    fit = dict(AE_FIT, shift=1, image_shape=(3, 4))
+    reference = StackedAutoencoder(DIMS, random_state=3).fit(X, **fit)
+    path = tmp_path / "ae.ckpt.npz"
+    with monkeypatch.context() as m:
+        _ctrl_c_at(m, autoencoder_module, "mse_loss", stop_call)
+        with pytest.raises(KeyboardInterrupt):
+            StackedAutoencoder(DIMS, random_state=3).fit(X, checkpoint=path, **fit)
+    with pytest.raises(ModelFileError, match="other settings"):
+        StackedAutoencoder(DIMS, random_state=3).fit(
+            X, checkpoint=path, resume=True, **dict(fit, shift=2)
+        )
+    resumed = StackedAutoencoder(DIMS, random_state=3).fit(X, checkpoint=path, resume=True, **fit)
+    for a, b in zip(_params(reference), _params(resumed)):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_autoencoder_periodic_checkpoints_do_not_change_the_result(X, tmp_path):
     reference = StackedAutoencoder(DIMS, random_state=3).fit(X, **AE_FIT)
     checked = StackedAutoencoder(DIMS, random_state=3).fit(

@@ -18,6 +18,7 @@ import decnp.plots
 import decnp.presets
 from decnp.cli import main
 from decnp.metrics import cluster_accuracy
+from decnp.persistence import load_arrays
 
 REPO = Path(__file__).resolve().parents[1]
 HAVE_MPL = importlib.util.find_spec("matplotlib") is not None
@@ -178,6 +179,31 @@ def test_missing_data_file(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "decnp fit: error" in err and "nope.npz" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_own_data_are_not_shifted_unless_asked(tmp_path, capsys, monkeypatch):
+    # A preset that shifts images (as "fast" does on MNIST) on 4 x 4 "images".
+    monkeypatch.setitem(decnp.presets.PRESETS, "fast", dict(TINY, pretrain_shift=2))
+    data = tmp_path / "d.npz"
+    _write_blobs(data, 16)
+    base = ["fit", "--data", str(data), "--clusters", "4", "--quiet"]
+    assert main([*base, "--out", str(tmp_path / "plain")]) == 0
+    assert main([*base, "--shift", "1", "--out", str(tmp_path / "shifted")]) == 0
+    plain, shifted = (
+        json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("plain", "shifted")
+    )
+    assert plain["pretrain_shift"] == 0 and shifted["pretrain_shift"] == 1
+    # The shifts reached pretraining: the same seed trained other weights.
+    w_plain, w_shifted = (
+        load_arrays(tmp_path / name / "model.npz", "DEC")[0]["encoder_W0"]
+        for name in ("plain", "shifted")
+    )
+    assert not np.array_equal(w_plain, w_shifted)
+    # Shifting needs square images.
+    _write_blobs(data, 10)
+    capsys.readouterr()
+    assert main([*base, "--shift", "1", "--out", str(tmp_path / "bad")]) == 2
+    assert "needs square images, but X has 10 features" in capsys.readouterr().err
 
 
 def test_too_few_clusters(tmp_path, capsys):

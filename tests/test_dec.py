@@ -372,6 +372,8 @@ def test_bad_parameters_are_refused(data, kwargs, exc, message):
         (dict(pretrain_lr=0.0), "pretrain_lr"),
         (dict(finetune_lr=-1.0), "finetune_lr"),
         (dict(finetune_dropout=1.0), "finetune_dropout"),
+        (dict(pretrain_shift=-1), "pretrain_shift"),
+        (dict(pretrain_shift=1), "needs square images, but X has 10 features"),
         (dict(pretrain_optimizer="rmsprop"), "pretrain_optimizer"),
         (dict(hidden_dims=(8, 0)), "hidden_dims"),
         (dict(init_std="uniform"), "init_std"),
@@ -433,6 +435,19 @@ def test_unfitted_model_refuses_inference(data, tmp_path):
             method(X)
     with pytest.raises(RuntimeError, match="not fitted"):
         model.save(tmp_path / "m.npz")
+
+
+def test_pretrain_shift_reaches_pretraining():
+    X, _ = _blobs(d=9)  # 3 x 3 images
+    kw = dict(n_clusters=K, **TINY, random_state=0)
+    shifted = DEC(**kw, pretrain_shift=1).fit(X)
+    assert shifted.get_params()["pretrain_shift"] == 1
+    plain = DEC(**kw).fit(X)
+    w_shifted = shifted.autoencoder_.encoder_.weights[0][0]
+    assert not np.array_equal(w_shifted, plain.autoencoder_.encoder_.weights[0][0])
+    np.testing.assert_array_equal(
+        w_shifted, DEC(**kw, pretrain_shift=1).fit(X).autoencoder_.encoder_.weights[0][0]
+    )
 
 
 def test_finetune_dropout_reaches_pretraining(data):
