@@ -1,4 +1,5 @@
-"""Pieces shared by the accuracy benchmarks (``accuracy.py``, ``paper_experiments.py``)."""
+"""Pieces shared by the accuracy benchmarks (``accuracy.py``, ``paper_experiments.py``,
+``tune_schedule.py``)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,19 @@ def command_line(script: str, argv: list[str] | None) -> str:
     ``main`` (None: the process's own arguments)."""
     args = sys.argv[1:] if argv is None else argv
     return " ".join(shlex.quote(a) for a in ["python", f"benchmarks/{script}", *args])
+
+
+def parse_override(assignment: str) -> tuple[str, Any]:
+    """``"key=value"`` (``--set``) as ``(key, value)``, the value parsed as JSON
+    when it can be (``lr=0.1`` gives a float, ``scale=null`` None) and kept as
+    text otherwise (``pretrain_optimizer=adam``)."""
+    key, sep, raw = assignment.partition("=")
+    if not sep or not key:
+        raise ValueError(f"an override must read KEY=VALUE, got {assignment!r}")
+    try:
+        return key, json.loads(raw)
+    except json.JSONDecodeError:
+        return key, raw
 
 
 def write_json(path: Path, payload: Any) -> None:

@@ -15,6 +15,7 @@ Example::
 
     python benchmarks/accuracy.py --preset fast --seeds 0 1 2 3 4
     python benchmarks/accuracy.py --preset paper --seeds 0 --checkpoint-dir ~/decnp-ckpt
+    python benchmarks/accuracy.py --preset paper --set scale=5.1 --as paper_scale5.1 --seeds 0
     python benchmarks/accuracy.py --summary
 
 With ``--checkpoint-dir``, stopping the run (Ctrl-C saves first; a kill loses at
@@ -33,7 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import ROOT, command_line, mnist_dir, write_json
+from _common import ROOT, command_line, mnist_dir, parse_override, write_json
 from _common import scores as _scores
 
 from decnp import DEC, datasets, kmeans
@@ -52,12 +53,17 @@ def run_one(
     seed: int,
     verbose: bool,
     checkpoint: Path | None = None,
+    overrides: dict | None = None,
+    label: str | None = None,
 ) -> dict:
     """All four methods for one preset and seed; DEC saves its state to
     ``checkpoint`` every ``CHECKPOINT_EVERY`` iterations and continues from it
-    when it exists (deleted once the run is recorded)."""
-    kwargs = preset(name)
-    out: dict = {"preset": name, "seed": seed, "schedule": kwargs, "methods": {}}
+    when it exists (deleted once the run is recorded). ``overrides`` replace
+    preset settings; the run is then recorded under ``label``."""
+    kwargs = preset(name) | (overrides or {})
+    out: dict = {"preset": label or name, "seed": seed, "schedule": kwargs, "methods": {}}
+    if overrides:
+        out["base_preset"], out["overrides"] = name, overrides
     if checkpoint is not None and checkpoint.exists():
         # A run resumed during pretraining times that phase from the resumption only.
         out["resumed_from"] = str(checkpoint)
@@ -183,12 +189,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        type=parse_override,
+        metavar="KEY=VALUE",
+        help="replace a preset setting (value parsed as JSON), e.g. scale=5.1; needs --as",
+    )
+    parser.add_argument(
+        "--as", dest="label", help="the name to record a run with --set under, instead of PRESET"
+    )
+    parser.add_argument(
         "--checkpoint-dir",
         type=Path,
         help="keep each DEC run's state in DIR/PRESET_seedN.npz and continue from it "
         "when present: a run longer than a sitting (the paper preset) can stop and go on",
     )
     args = parser.parse_args(argv)
+    overrides = dict(args.set)
+    if overrides and (args.label is None or len(args.preset) != 1):
+        parser.error("--set needs one --preset and --as NAME, so the variant is not taken for it")
 
     results = json.loads(args.out.read_text())["runs"] if args.out.exists() else []
     if args.summary:
@@ -197,25 +217,26 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     X, y = datasets.load_mnist(args.subset, data_dir=mnist_dir())
     for name in args.preset:
+        label = args.label or name
         for seed in args.seeds:
             ckpt = None
             if args.checkpoint_dir is not None:
                 args.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-                ckpt = args.checkpoint_dir / f"{name}_seed{seed}.npz"
-            result = run_one(X, y, name, seed, verbose=not args.quiet, checkpoint=ckpt)
+                ckpt = args.checkpoint_dir / f"{label}_seed{seed}.npz"
+            result = run_one(X, y, name, seed, not args.quiet, ckpt, overrides or None, args.label)
             result["n_samples"] = int(X.shape[0])
             result["command"] = command_line("accuracy.py", argv)
             results = [
                 r
                 for r in results
-                if (r["preset"], r["seed"], r.get("n_samples")) != (name, seed, X.shape[0])
+                if (r["preset"], r["seed"], r.get("n_samples")) != (label, seed, X.shape[0])
             ] + [result]
             payload = {"machine": platform.processor() or platform.machine(), "runs": results}
             write_json(args.out, payload)
             if ckpt is not None:
                 ckpt.unlink(missing_ok=True)  # recorded: a rerun starts afresh
             accs = {m: round(v["acc"], 4) for m, v in result["methods"].items()}
-            print(f"preset {name} seed {seed}: {accs}", flush=True)
+            print(f"preset {label} seed {seed}: {accs}", flush=True)
     print(summary(results))
     figure(results, args.figure)
     return 0

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import command_line, mnist_dir
+from _common import command_line, mnist_dir, parse_override
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -110,11 +110,7 @@ CONFIGS = {
 
 def _set(cfg: dict, assignment: str) -> None:
     """Apply ``a.b=value`` (value parsed as JSON when it can be) to ``cfg``."""
-    key, _, raw = assignment.partition("=")
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
+    key, value = parse_override(assignment)
     node = cfg
     parts = key.split(".")
     for p in parts[:-1]:

@@ -34,7 +34,11 @@ def _parser() -> argparse.ArgumentParser:
         help="built-in data set when --data is not given (mnist-test ships with decnp)",
     )
     fit.add_argument("--clusters", type=int, default=10, help="number of clusters k")
-    fit.add_argument("--preset", choices=sorted(PRESETS), default="fast", help="training schedule")
+    fit.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        help="training schedule (default: fast70k with --dataset mnist, else fast)",
+    )
     fit.add_argument(
         "--shift",
         type=int,
@@ -85,6 +89,11 @@ def _fit(args: argparse.Namespace) -> int:
         source = args.dataset
     print(f"data: {source}, {X.shape[0]} samples x {X.shape[1]} features", file=sys.stderr)
     out = args.out  # created by the first file written into it
+    if args.preset is None:
+        # The schedule measured for the size asked for: fast70k's 60 epochs give all
+        # 70,000 digits 93% against fast's 83% (README, Accuracy).
+        full_mnist = args.data is None and args.dataset == "mnist"
+        args.preset = "fast70k" if full_mnist else "fast"
     params = preset(args.preset)
     if args.shift is not None or args.data is not None:
         # Shifting suits images: own data are not taken for images unless asked.

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 import time
 from typing import Any
@@ -80,8 +81,9 @@ class DEC(ParamsMixin):
         A fitted autoencoder to start from (pretraining is then skipped); it is
         not modified. DEC applies ``scale`` to X before the encoder, so the
         autoencoder must have been trained on data scaled the same way: on
-        ``X * decnp.datasets.unit_energy_scale(X)`` for the default, on X itself
-        with ``scale=None`` (``DEC(...).fit(X).autoencoder_`` always fits).
+        ``X * decnp.datasets.unit_energy_scale(X)`` for the default, on
+        ``X * scale`` for a number, on X itself with ``scale=None``
+        (``DEC(...).fit(X).autoencoder_`` always fits).
     pretrain_lr, pretrain_lr_step, pretrain_optimizer, finetune_lr, finetune_dropout :
         Passed to :meth:`StackedAutoencoder.fit` as ``lr``, ``lr_step``,
         ``optimizer``, ``finetune_lr`` and ``finetune_dropout`` (paper: 0.1,
@@ -100,11 +102,13 @@ class DEC(ParamsMixin):
     backprop : bool
         False gives the paper's "DEC without backprop": only the centres move,
         the encoder stays as pretrained.
-    scale : {"unit_energy", None}
+    scale : {"unit_energy", None} or float
         "unit_energy" multiplies the data by one global factor so that
         (1/d)·||x_i||² ≈ 1 on average, as the paper does (see
         :func:`decnp.datasets.scale_to_unit_energy`); the factor is learnt in
-        ``fit`` and applied again in ``predict``/``transform``.
+        ``fit`` and applied again in ``predict``/``transform``. A positive
+        number is that factor, fixed (the authors' code multiplies MNIST's
+        0-255 grey levels by 0.02: 5.1 on decnp's [0, 1] pixels); None is 1.
     device : {"cpu", "cuda"}
     random_state : None, int or numpy.random.Generator
     verbose : bool
@@ -131,7 +135,7 @@ class DEC(ParamsMixin):
     encoder_ : Network
         The encoder as trained by the clustering phase.
     scale_ : float
-        The input scaling factor (1.0 when ``scale`` is None).
+        The input scaling factor (``scale`` itself when a number, 1.0 when None).
     n_iter_ : int
         Clustering iterations run.
     seconds_ : dict
@@ -163,7 +167,7 @@ class DEC(ParamsMixin):
         dropout: float = 0.2,
         init_std: float | str = 0.01,
         backprop: bool = True,
-        scale: str | None = "unit_energy",
+        scale: str | float | None = "unit_energy",
         device: str = "cpu",
         random_state: Any = None,
         verbose: bool = True,
@@ -213,7 +217,14 @@ class DEC(ParamsMixin):
         check_scalar(self.tol, "tol", low=0.0, high=1.0)
         check_scalar(self.max_iter, "max_iter", integer=True, low=0)
         check_scalar(self.n_init, "n_init", integer=True, low=1)
-        check_choice(self.scale, "scale", ("unit_energy", None))
+        if isinstance(self.scale, numbers.Real) and not isinstance(self.scale, bool):
+            check_scalar(self.scale, "scale", low=0.0, low_inclusive=False)
+        elif not (
+            self.scale is None or (isinstance(self.scale, str) and self.scale == "unit_energy")
+        ):
+            raise ValueError(
+                f"scale must be 'unit_energy', None or a number > 0, got {self.scale!r}"
+            )
         if self.autoencoder is None:
             dims = self.hidden_dims
             if not isinstance(dims, (tuple, list)) or len(dims) < 1:
@@ -296,7 +307,10 @@ class DEC(ParamsMixin):
         ae_rng = rng.spawn(1)[0]
         self.n_features_in_ = X.shape[1]
         # X is checked already: the factor's own check would read it all once more.
-        self.scale_ = _unit_energy_factor(to_numpy(X)) if self.scale == "unit_energy" else 1.0
+        if self.scale == "unit_energy":
+            self.scale_ = _unit_energy_factor(to_numpy(X))
+        else:
+            self.scale_ = 1.0 if self.scale is None else float(self.scale)
         self.seconds_ = {}
         settings = {**self._settings(), "n_samples": X.shape[0], "n_features": X.shape[1]}
         saved = None

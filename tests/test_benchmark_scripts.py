@@ -109,6 +109,29 @@ def test_accuracy_with_a_checkpoint_folder_continues_a_left_run_and_cleans_up(
     assert ckpt.exists()
 
 
+def test_accuracy_records_a_variant_under_its_own_name(tmp_path, monkeypatch):
+    module, args, out = _shrunk_accuracy(tmp_path, monkeypatch)
+    assert module.main(args) == 0
+    variant = [*args, "--set", "max_iter=2", "--set", "scale=null", "--as", "fast_variant"]
+    assert module.main(variant) == 0
+
+    plain, run = json.loads(out.read_text())["runs"]  # recorded beside, not over, the preset
+    assert plain["preset"] == "fast" and "overrides" not in plain
+    assert (run["preset"], run["base_preset"]) == ("fast_variant", "fast")
+    assert run["overrides"] == {"max_iter": 2, "scale": None}
+    assert run["schedule"] == module.preset("fast") | run["overrides"]
+    assert 1 <= run["dec_iterations"] <= 2
+    for scores in run["methods"].values():
+        _check_scores(scores)
+    assert "| DEC | 84.30% | fast_variant | 10000 | 1 |" in module.summary([plain, run])
+
+    # A variant without a name of its own would be taken for the preset.
+    with pytest.raises(SystemExit):
+        module.main([*args, "--set", "max_iter=2"])
+    with pytest.raises(SystemExit):
+        module.main([*args, "--set", "max_iter", "--as", "x"])  # not KEY=VALUE
+
+
 def test_tune_schedule_logs_a_preset_run_with_its_overrides_under_its_label(tmp_path):
     module = load_benchmark("tune_schedule")
     out = tmp_path / "tuning.jsonl"

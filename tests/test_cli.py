@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import decnp.datasets
 import decnp.plots
 import decnp.presets
 from decnp.cli import main
@@ -204,6 +205,24 @@ def test_own_data_are_not_shifted_unless_asked(tmp_path, capsys, monkeypatch):
     capsys.readouterr()
     assert main([*base, "--shift", "1", "--out", str(tmp_path / "bad")]) == 2
     assert "needs square images, but X has 10 features" in capsys.readouterr().err
+
+
+def test_full_mnist_defaults_to_the_preset_measured_for_it(tmp_path, capsys, monkeypatch):
+    # Stand-ins: 200 blob "digits" for all of MNIST, and a tiny "fast70k".
+    X, y = _write_blobs(tmp_path / "d.npz", 16)
+    loaded = []
+    monkeypatch.setattr(
+        decnp.datasets, "load_mnist", lambda subset: loaded.append(subset) or (X, y)
+    )
+    monkeypatch.setitem(decnp.presets.PRESETS, "fast70k", dict(TINY, update_interval=7))
+    base = ["fit", "--dataset", "mnist", "--clusters", "4", "--quiet"]
+    assert main([*base, "--out", str(tmp_path / "default")]) == 0
+    assert main([*base, "--preset", "fast", "--out", str(tmp_path / "asked")]) == 0
+    assert loaded == ["all", "all"]
+    default, asked = (
+        json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("default", "asked")
+    )
+    assert default["preset"] == "fast70k" and asked["preset"] == "fast"
 
 
 def test_too_few_clusters(tmp_path, capsys):

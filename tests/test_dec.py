@@ -285,6 +285,19 @@ def test_no_scale(data):
     np.testing.assert_allclose(model.transform(Xs), model.autoencoder_.transform(Xs), rtol=1e-6)
 
 
+def test_a_number_is_a_fixed_scale(data):
+    X, _ = data
+    params = dict(n_clusters=K, random_state=0, **dict(TINY, max_iter=0))
+    model = DEC(scale=0.5, **params).fit(X)
+    assert model.scale_ == 0.5
+    # The factor is applied again in transform, and is the same as scaling by hand.
+    z = model.autoencoder_.transform(X * np.float32(0.5))
+    np.testing.assert_allclose(model.transform(X), z, rtol=1e-5, atol=1e-6)
+    by_hand = DEC(scale=None, **params).fit(X * np.float32(0.5))
+    np.testing.assert_array_equal(model.labels_, by_hand.labels_)
+    np.testing.assert_allclose(model.cluster_centers_, by_hand.cluster_centers_, rtol=1e-6)
+
+
 # ---------------------------------------------------------------------- files
 
 
@@ -350,7 +363,11 @@ BAD_PARAMS = [
     (dict(max_iter=-1), ValueError, "max_iter"),
     (dict(n_init=0), ValueError, "n_init"),
     (dict(lr=0.0), ValueError, "lr"),
-    (dict(scale="minmax"), ValueError, "scale"),
+    (dict(scale="minmax"), ValueError, "scale must be 'unit_energy', None or a number"),
+    (dict(scale=0.0), ValueError, "scale must be in"),
+    (dict(scale=float("inf")), ValueError, "scale must be finite"),
+    (dict(scale=True), ValueError, "scale must be 'unit_energy', None or a number"),
+    (dict(scale=[2.0]), ValueError, "scale must be 'unit_energy', None or a number"),
     (dict(autoencoder="pretrained.npz"), TypeError, "autoencoder must be"),
     (dict(device="tpu"), ValueError, "device must be one of"),
 ]

@@ -1,16 +1,18 @@
 """Screening probe, kept as run: does the ``fast70k`` autoencoder improve with more epochs?
 
-Reproduces the autoencoder of ``DEC(random_state=SEED, **preset("fast70k"))`` on
-MNIST-70k exactly (the same random streams: ``default_rng(SEED).spawn(1)[0]``),
-then keeps training it with the same SGD settings past the preset's 16,400
-iterations (60 epochs), printing AE + k-means (``decnp.kmeans``, 20 restarts,
-``random_state=SEED`` as ``benchmarks/accuracy.py``) at each checkpoint in
-EPOCHS (the first, 60, is the preset's run). Ran with OPENBLAS_NUM_THREADS=1 beside
-other work; accuracy.py ran on two BLAS threads, whose float32 rounding differs,
-so the 60-epoch point need not repeat its figure (for seed 0 it did not: 0.827
-here against 0.769 there). The streams were checked: on one thread, 300
-iterations of this loop and of ``DEC(random_state=0, **fast70k).fit`` give
-bit-identical weights. Output: ``results/log_longer_sgd_SEED.txt``.
+Reproduces the autoencoder of ``DEC(random_state=SEED, **preset("fast70k"))``, as
+that preset was before its random shifts (``pretrain_shift=0``; this loop shifts
+nothing), on MNIST-70k exactly (the same random streams:
+``default_rng(SEED).spawn(1)[0]``), then keeps training it with the same SGD
+settings past the preset's 16,400 iterations (60 epochs), printing AE + k-means
+(``decnp.kmeans``, 20 restarts, ``random_state=SEED`` as ``benchmarks/accuracy.py``)
+at each checkpoint in EPOCHS (the first, 60, is the preset's run). Ran with
+OPENBLAS_NUM_THREADS=1 beside other work; accuracy.py ran on two BLAS threads, whose
+float32 rounding differs, so the 60-epoch point need not repeat its figure (for seed
+0 it did not: 0.827 here against 0.769 there). The streams were checked: on one
+thread, 300 iterations of this loop and of ``DEC(random_state=0, **fast70k).fit``
+(then without shifts) give bit-identical weights. Output:
+``results/log_longer_sgd_SEED.txt``.
 
 Usage: python benchmarks/probes/longer_sgd.py SEED EPOCHS...
 """
