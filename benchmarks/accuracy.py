@@ -9,7 +9,10 @@ For each preset and seed this runs, on the same data:
 
 and records accuracy, NMI, ARI and the wall time of every phase. Results are
 written after every run (atomically), so an interrupted benchmark keeps what it
-measured; ``--summary`` prints the README table from the JSON file.
+measured, and re-read just before each write, so runs started side by side with
+the same ``--out`` (one BLAS thread each, say) keep each other's records; each
+record says how many BLAS threads it ran on. ``--summary`` prints the README
+table from the JSON file.
 
 Example::
 
@@ -34,7 +37,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import ROOT, command_line, mnist_dir, parse_override, write_json
+from _common import ROOT, command_line, machine, mnist_dir, parse_override, write_json
 from _common import scores as _scores
 
 from decnp import DEC, datasets, kmeans
@@ -172,6 +175,11 @@ def figure(results: list[dict], path: Path) -> None:
     )
 
 
+def _read_runs(path: Path) -> list[dict]:
+    """The records in ``path``; none if it does not exist yet."""
+    return json.loads(path.read_text())["runs"] if path.exists() else []
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", nargs="+", default=["fast"], choices=sorted(PRESETS))
@@ -210,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     if overrides and (args.label is None or len(args.preset) != 1):
         parser.error("--set needs one --preset and --as NAME, so the variant is not taken for it")
 
-    results = json.loads(args.out.read_text())["runs"] if args.out.exists() else []
+    results = _read_runs(args.out)
     if args.summary:
         print(summary(results))
         figure(results, args.figure)
@@ -226,9 +234,10 @@ def main(argv: list[str] | None = None) -> int:
             result = run_one(X, y, name, seed, not args.quiet, ckpt, overrides or None, args.label)
             result["n_samples"] = int(X.shape[0])
             result["command"] = command_line("accuracy.py", argv)
+            result["machine"] = machine()
             results = [
                 r
-                for r in results
+                for r in _read_runs(args.out)  # what runs beside this one wrote meanwhile
                 if (r["preset"], r["seed"], r.get("n_samples")) != (label, seed, X.shape[0])
             ] + [result]
             payload = {"machine": platform.processor() or platform.machine(), "runs": results}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import pytest
 from conftest import load_benchmark
@@ -64,6 +65,29 @@ def test_accuracy_records_all_four_methods_and_a_rerun_replaces_its_record(tmp_p
     for method, row in zip(module.METHODS, table[2:]):
         acc = 100 * run["methods"][method]["acc"]
         assert row.startswith(f"| {method} |") and f"| fast | 10000 | 1 | {acc:.2f}% |" in row
+
+
+def test_accuracy_keeps_what_a_run_beside_it_wrote_and_records_its_threads(
+    tmp_path, monkeypatch
+):
+    module, args, out = _shrunk_accuracy(tmp_path, monkeypatch)
+    assert module.main(args) == 0
+    (first,) = json.loads(out.read_text())["runs"]
+    assert first["machine"]["cpu_count"] == os.cpu_count()
+    assert "OPENBLAS_NUM_THREADS" in first["machine"]["env_threads"]
+
+    # Another process, started with the same --out, records its run while this one trains.
+    other = {**first, "preset": "paper", "seed": 3}
+    real_run_one = module.run_one
+
+    def run_one(*a, **k):
+        out.write_text(json.dumps({"runs": [first, other]}))
+        return real_run_one(*a, **k)
+
+    monkeypatch.setattr(module, "run_one", run_one)
+    assert module.main([*args[:3], "1", *args[4:]]) == 0  # seed 1
+    runs = json.loads(out.read_text())["runs"]
+    assert [(r["preset"], r["seed"]) for r in runs] == [("fast", 0), ("paper", 3), ("fast", 1)]
 
 
 def test_accuracy_with_a_checkpoint_folder_continues_a_left_run_and_cleans_up(
