@@ -67,9 +67,7 @@ def test_accuracy_records_all_four_methods_and_a_rerun_replaces_its_record(tmp_p
         assert row.startswith(f"| {method} |") and f"| fast | 10000 | 1 | {acc:.2f}% |" in row
 
 
-def test_accuracy_keeps_what_a_run_beside_it_wrote_and_records_its_threads(
-    tmp_path, monkeypatch
-):
+def test_accuracy_keeps_what_a_run_beside_it_wrote_and_records_its_threads(tmp_path, monkeypatch):
     module, args, out = _shrunk_accuracy(tmp_path, monkeypatch)
     assert module.main(args) == 0
     (first,) = json.loads(out.read_text())["runs"]
