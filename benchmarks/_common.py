@@ -67,10 +67,23 @@ def write_json(path: Path, payload: Any) -> None:
     atomic_write(path, lambda f: f.write(text.encode()))
 
 
+def cpu_model() -> str:
+    """The CPU's model name from ``/proc/cpuinfo`` (Linux); else what ``platform``
+    says, which on Linux is often only the architecture."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine() -> dict[str, Any]:
-    """Where a result was measured: CPU, usable cores and BLAS threads."""
+    """Where a result was measured: CPU model, usable cores and BLAS threads."""
     info: dict[str, Any] = {
-        "processor": platform.processor() or platform.machine(),
+        "processor": cpu_model(),
         "cpu_count": os.cpu_count(),
         "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "env_threads": {

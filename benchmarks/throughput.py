@@ -75,6 +75,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import cpu_model
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -835,12 +836,6 @@ def machine_info(args) -> dict:
     import scipy
     from threadpoolctl import threadpool_info
 
-    cpu = "unknown"
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as fh:
-        for line in fh:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
     mem = None
     with contextlib.suppress(OSError), open("/proc/meminfo") as fh:
         mem = round(int(fh.readline().split()[1]) / 2**20, 1)
@@ -855,7 +850,7 @@ def machine_info(args) -> dict:
         except Exception:  # not installed, or broken: recorded as absent
             versions[mod] = None
     return {
-        "cpu_model": cpu,
+        "cpu_model": cpu_model(),
         "logical_cpus": os.cpu_count(),
         "usable_cpus": len(os.sched_getaffinity(0)),
         "memory_gib": mem,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from pathlib import Path
 
 import pytest
 from conftest import load_benchmark
@@ -86,6 +87,15 @@ def test_accuracy_keeps_what_a_run_beside_it_wrote_and_records_its_threads(tmp_p
     assert module.main([*args[:3], "1", *args[4:]]) == 0  # seed 1
     runs = json.loads(out.read_text())["runs"]
     assert [(r["preset"], r["seed"]) for r in runs] == [("fast", 0), ("paper", 3), ("fast", 1)]
+
+
+def test_cpu_model_names_the_processor_not_only_the_architecture():
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    if not names:
+        pytest.skip("no model name in /proc/cpuinfo on this machine")
+    assert load_benchmark("_common").cpu_model() == names[0]
 
 
 def test_accuracy_with_a_checkpoint_folder_continues_a_left_run_and_cleans_up(
