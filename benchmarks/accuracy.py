@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -240,8 +239,7 @@ def main(argv: list[str] | None = None) -> int:
                 for r in _read_runs(args.out)  # what runs beside this one wrote meanwhile
                 if (r["preset"], r["seed"], r.get("n_samples")) != (label, seed, X.shape[0])
             ] + [result]
-            payload = {"machine": platform.processor() or platform.machine(), "runs": results}
-            write_json(args.out, payload)
+            write_json(args.out, {"runs": results})  # each run names its own machine
             if ckpt is not None:
                 ckpt.unlink(missing_ok=True)  # recorded: a rerun starts afresh
             accs = {m: round(v["acc"], 4) for m, v in result["methods"].items()}
