@@ -154,6 +154,8 @@ class StackedAutoencoder(ParamsMixin):
         shift: int = 0,
         image_shape: tuple[int, int] | None = None,
         gamma: float = 0.1,
+        momentum_burnin: int = 0,
+        bias_lr_mult: float = 1.0,
         verbose: bool = True,
         checkpoint: str | os.PathLike | None = None,
         checkpoint_every: int = 1000,
@@ -199,6 +201,13 @@ class StackedAutoencoder(ParamsMixin):
             ``shift``; None: square images.
         gamma : float
             Factor of each learning-rate drop.
+        momentum_burnin : int
+            SGD only: iterations at the start of every phase over which the
+            momentum ramps linearly from 0 up to ``momentum``. The paper does
+            not mention one (0); the authors' Caffe solver uses 1,000.
+        bias_lr_mult : float
+            SGD only: biases learn at this multiple of the learning rate. The
+            paper does not mention one (1); the authors' code uses 2.
         verbose : bool
             Show a progress bar per phase.
         checkpoint : path-like or None
@@ -239,7 +248,16 @@ class StackedAutoencoder(ParamsMixin):
         check_scalar(finetune_dropout, "finetune_dropout", low=0.0, high=1.0, high_inclusive=False)
         check_scalar(shift, "shift", integer=True, low=0)
         shape = image_shape_of(X.shape[1], image_shape) if shift > 0 else None
-        make_opt = self._optimizer_factory(optimizer, momentum, lr_step, gamma)
+        check_scalar(momentum_burnin, "momentum_burnin", integer=True, low=0)
+        check_scalar(bias_lr_mult, "bias_lr_mult", low=0.0, low_inclusive=False)
+        if optimizer == "adam" and (momentum_burnin != 0 or bias_lr_mult != 1.0):
+            raise ValueError(
+                "momentum_burnin and bias_lr_mult are SGD options; use optimizer='sgd' "
+                "or leave them at 0 and 1.0"
+            )
+        make_opt = self._optimizer_factory(
+            optimizer, momentum, lr_step, gamma, momentum_burnin, bias_lr_mult
+        )
         make_opt([], lr)  # validates the other hyperparameters before any work
         ckpt = Checkpoint(checkpoint, checkpoint_every) if checkpoint is not None else None
         if resume and ckpt is None:
@@ -304,6 +322,8 @@ class StackedAutoencoder(ParamsMixin):
                 finetune_dropout,
                 shift,
                 None if shape is None else list(shape),  # as the JSON of a checkpoint reads back
+                momentum_burnin,
+                bias_lr_mult,
             ],
         }
         state = ckpt.load("StackedAutoencoder-checkpoint", settings) if resume else None
@@ -393,11 +413,21 @@ class StackedAutoencoder(ParamsMixin):
         return self.encoder_.params + self.decoder_.params
 
     @staticmethod
-    def _optimizer_factory(name: str, momentum: float, lr_step: int | None, gamma: float):
+    def _optimizer_factory(
+        name: str,
+        momentum: float,
+        lr_step: int | None,
+        gamma: float,
+        momentum_burnin: int,
+        bias_lr_mult: float,
+    ):
         def make(params: list, lr: float):
             if name == "adam":
                 return Adam(params, lr=lr, lr_step=lr_step, gamma=gamma)
-            return SGD(params, lr=lr, momentum=momentum, lr_step=lr_step, gamma=gamma)
+            # A network's params alternate weight, bias (Network.params).
+            lr_mult = [1.0 if j % 2 == 0 else bias_lr_mult for j in range(len(params))]
+            # Positional, in SGD's own order and names.
+            return SGD(params, lr, momentum, lr_step, gamma, momentum_burnin, lr_mult)
 
         return make
 

@@ -94,6 +94,12 @@ class DEC(ParamsMixin):
         in the paper: 0; the ``fast`` preset: 2). The rows of X must be square
         images; for others, fit a :class:`StackedAutoencoder` with
         ``image_shape`` and pass it as ``autoencoder``.
+    pretrain_momentum_burnin, pretrain_bias_lr_mult : int, float
+        Passed to :meth:`StackedAutoencoder.fit` as ``momentum_burnin`` and
+        ``bias_lr_mult``, SGD only: the momentum ramped up from 0 over that many
+        iterations of every pretraining phase, biases at that multiple of the
+        learning rate. Not in the paper (0, 1); the authors' Caffe code uses
+        1,000 and 2.
     dropout : float
         Dropout of the layer-wise pairs, :class:`StackedAutoencoder`'s (paper: 0.2).
     init_std : float or "fan_in"
@@ -164,6 +170,8 @@ class DEC(ParamsMixin):
         finetune_lr: float | None = None,
         finetune_dropout: float = 0.0,
         pretrain_shift: int = 0,
+        pretrain_momentum_burnin: int = 0,
+        pretrain_bias_lr_mult: float = 1.0,
         dropout: float = 0.2,
         init_std: float | str = 0.01,
         backprop: bool = True,
@@ -193,6 +201,8 @@ class DEC(ParamsMixin):
         self.finetune_lr = finetune_lr
         self.finetune_dropout = finetune_dropout
         self.pretrain_shift = pretrain_shift
+        self.pretrain_momentum_burnin = pretrain_momentum_burnin
+        self.pretrain_bias_lr_mult = pretrain_bias_lr_mult
         self.dropout = dropout
         self.init_std = init_std
         self.backprop = backprop
@@ -245,6 +255,18 @@ class DEC(ParamsMixin):
             )
             check_init_std(self.init_std)
             check_scalar(self.pretrain_shift, "pretrain_shift", integer=True, low=0)
+            check_scalar(
+                self.pretrain_momentum_burnin, "pretrain_momentum_burnin", integer=True, low=0
+            )
+            check_scalar(
+                self.pretrain_bias_lr_mult, "pretrain_bias_lr_mult", low=0.0, low_inclusive=False
+            )
+            plain_sgd = self.pretrain_momentum_burnin == 0 and self.pretrain_bias_lr_mult == 1.0
+            if self.pretrain_optimizer == "adam" and not plain_sgd:
+                raise ValueError(
+                    "pretrain_momentum_burnin and pretrain_bias_lr_mult are SGD options; use "
+                    "pretrain_optimizer='sgd' or leave them at 0 and 1.0"
+                )
         check_choice(self.backprop, "backprop", (True, False))
         if self.autoencoder is not None:
             if not isinstance(self.autoencoder, StackedAutoencoder):
@@ -346,6 +368,8 @@ class DEC(ParamsMixin):
                 finetune_lr=self.finetune_lr,
                 finetune_dropout=self.finetune_dropout,
                 shift=self.pretrain_shift,
+                momentum_burnin=self.pretrain_momentum_burnin,
+                bias_lr_mult=self.pretrain_bias_lr_mult,
                 verbose=self.verbose,
                 checkpoint=None if ckpt is None else ckpt.path,
                 checkpoint_every=0 if ckpt is None else ckpt.every,

@@ -335,6 +335,11 @@ BAD_FIT = [
     (dict(finetune_dropout=1.0), ValueError, "finetune_dropout"),
     (dict(finetune_dropout=-0.2), ValueError, "finetune_dropout"),
     (dict(finetune_dropout="0.2"), TypeError, "finetune_dropout"),
+    (dict(momentum_burnin=-1), ValueError, "momentum_burnin"),
+    (dict(momentum_burnin=0.5), TypeError, "momentum_burnin"),
+    (dict(bias_lr_mult=0.0), ValueError, "bias_lr_mult"),
+    (dict(optimizer="adam", momentum_burnin=10), ValueError, "are SGD options"),
+    (dict(optimizer="adam", bias_lr_mult=2.0), ValueError, "are SGD options"),
 ]
 
 
@@ -344,6 +349,55 @@ def test_bad_fit_arguments_are_refused(X, kwargs, exc, message):
     with pytest.raises(exc, match=message):
         ae.fit(X, **{"layerwise_iters": 1, "finetune_iters": 1, "verbose": False, **kwargs})
     assert not hasattr(ae, "encoder_")
+
+
+def test_bias_lr_mult_doubles_the_first_bias_step_and_leaves_weights(X):
+    # From the same start and batch, step 1's gradients are equal, so with
+    # momentum 0 the weights move alike and the (zero-initialised) biases twice as far.
+    kw = dict(layerwise_iters=0, finetune_iters=1, batch_size=32, lr=0.05, momentum=0.0)
+    plain = StackedAutoencoder(dims=DIMS, random_state=0).fit(X, **kw, verbose=False)
+    double = StackedAutoencoder(dims=DIMS, random_state=0).fit(
+        X, **kw, bias_lr_mult=2.0, verbose=False
+    )
+    for (w1, b1), (w2, b2) in zip(
+        plain.encoder_.weights + plain.decoder_.weights,
+        double.encoder_.weights + double.decoder_.weights,
+    ):
+        np.testing.assert_array_equal(to_numpy(w2), to_numpy(w1))
+        assert np.any(to_numpy(b1) != 0)
+        np.testing.assert_allclose(to_numpy(b2), 2 * to_numpy(b1), rtol=1e-6, atol=0)
+
+
+def test_momentum_burnin_and_bias_lr_mult_reach_every_phase(X, monkeypatch):
+    import decnp.autoencoder as module
+
+    made = []
+
+    class Recording(module.SGD):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(module, "SGD", Recording)
+    StackedAutoencoder(dims=DIMS, random_state=0).fit(
+        X, **{**FIT, "layerwise_iters": 3, "finetune_iters": 3}, momentum_burnin=7, bias_lr_mult=2.0
+    )
+    phases = [opt for opt in made if opt.params]  # the first validates arguments only
+    assert len(phases) == 3  # two pairs, then fine-tuning
+    for opt in phases:
+        assert opt.momentum_burnin == 7
+        assert opt.lr_mult == [1.0, 2.0] * (len(opt.params) // 2)
+        assert opt.t == 3
+
+
+def test_momentum_burnin_changes_training_and_is_reproducible(X):
+    kw = dict(FIT, layerwise_iters=0, finetune_iters=20)
+    plain = StackedAutoencoder(dims=DIMS, random_state=0).fit(X, **kw)
+    ramped = StackedAutoencoder(dims=DIMS, random_state=0).fit(X, **kw, momentum_burnin=10)
+    again = StackedAutoencoder(dims=DIMS, random_state=0).fit(X, **kw, momentum_burnin=10)
+    w = [to_numpy(m.encoder_.weights[0][0]) for m in (plain, ramped, again)]
+    assert not np.array_equal(w[0], w[1])
+    np.testing.assert_array_equal(w[1], w[2])
 
 
 def test_bad_finetune_lr_is_named(X):
