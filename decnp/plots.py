@@ -329,10 +329,8 @@ def plot_bars(
     ax.set_xticks(x, [str(c) for c in categories])
     ax.grid(axis="x", visible=False)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    if n_series > 1:  # in a band of headroom above the bars, where it hides nothing
-        low, high = ax.get_ylim()
-        ax.set_ylim(low, high + 0.18 * (high - low))
-        ax.legend(loc="upper left", ncol=n_series)
+    if n_series > 1:  # below the axes, where it hides no bar whatever their number
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(n_series, 3))
     return _save(fig, path)
 
 
