@@ -1,6 +1,8 @@
 """Named training schedules for :class:`decnp.DEC`.
 
-``paper`` is the schedule of Xie et al. (2016). ``fast`` is a short schedule
+``paper`` is the schedule of Xie et al. (2016), as their text gives it;
+``paper_mnist`` is the same with the data scaling of the authors' code for
+MNIST (pixels in [0, 1] times 5.1). ``fast`` is a short schedule
 (the CLI's default: about 4 minutes on 2 cores for the 10,000 MNIST test
 digits, and for all 70,000), tuned on this package's benchmarks (see the README
 for what was tried). ``fast70k`` is a PyTorch recipe for the 70,000 digits,
@@ -27,26 +29,40 @@ _END_TO_END: dict[str, Any] = {
     "n_init": 20,
 }
 
+_PAPER: dict[str, Any] = {
+    "pretrain_iters": 50_000,
+    "finetune_iters": 100_000,
+    "batch_size": 256,
+    # The paper's 0.1, in the paper's units: decnp's reconstruction loss
+    # averages over all n*d entries, as the loss layer of the authors' Caffe
+    # code does. (When the loss summed over features, the tuning runs in
+    # benchmarks/results/tuning.jsonl found SGD stable only up to 0.001 = 0.784
+    # per entry on unit-energy MNIST; 0.1 per entry is well inside that.)
+    "pretrain_lr": 0.1,
+    "pretrain_lr_step": 20_000,
+    "pretrain_optimizer": "sgd",
+    "dropout": 0.2,
+    "lr": 0.01,
+    "momentum": 0.9,
+    "update_interval": 160,
+    "tol": 0.001,
+    "max_iter": 20_000,
+    "n_init": 20,
+}
+
 PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {
-        "pretrain_iters": 50_000,
-        "finetune_iters": 100_000,
-        "batch_size": 256,
-        # The paper's 0.1, in the paper's units: decnp's reconstruction loss
-        # averages over all n*d entries, as the loss layer of the authors' Caffe
-        # code does. (When the loss summed over features, the tuning runs in
-        # benchmarks/results/tuning.jsonl found SGD stable only up to 0.001 = 0.784
-        # per entry on unit-energy MNIST; 0.1 per entry is well inside that.)
-        "pretrain_lr": 0.1,
-        "pretrain_lr_step": 20_000,
-        "pretrain_optimizer": "sgd",
-        "dropout": 0.2,
-        "lr": 0.01,
-        "momentum": 0.9,
-        "update_interval": 160,
-        "tol": 0.001,
-        "max_iter": 20_000,
-        "n_init": 20,
+    "paper": _PAPER,
+    "paper_mnist": {
+        # The authors' MNIST experiment (their Caffe code multiplies 0-255 grey
+        # levels by 0.02): the paper's schedule on pixels in [0, 1] times 5.1,
+        # so (1/d)*||x_i||^2 is about 2.9 rather than the paper's text's 1. For
+        # pixel data only. Measured on MNIST-70k over seeds 0-4
+        # (benchmarks/accuracy.py, run as ``paper`` with scale=5.1): DEC 0.859 /
+        # 0.847 / 0.848 / 0.871 / 0.850, mean 85.5% +- 1.0 (the paper: 84.3%),
+        # from AE + k-means 81.8%; ``paper`` gives 79.7% from 75.8%. About 1.5
+        # hours per seed alone here (2.3 hours two seeds at a time).
+        **_PAPER,
+        "scale": 5.1,
     },
     "fast": {
         # Raw [0, 1] pixels, no layer-wise pass, Adam 1e-3 end to end from a
@@ -114,7 +130,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def preset(name: str) -> dict[str, Any]:
-    """A copy of the keyword arguments of preset ``name`` ("paper", "fast" or "fast70k")."""
+    """A copy of the keyword arguments of preset ``name`` (one of ``PRESETS``)."""
     if name not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {name!r}")
     return dict(PRESETS[name])

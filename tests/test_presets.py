@@ -23,3 +23,9 @@ def test_preset_is_a_copy():
 def test_unknown_preset_is_named():
     with pytest.raises(ValueError, match="preset must be one of"):
         preset("slow")
+
+
+def test_paper_mnist_is_the_paper_schedule_with_the_authors_pixel_scaling():
+    # The README's paper_mnist figures were run as ``paper`` with scale=5.1.
+    assert "scale" not in PRESETS["paper"]  # DEC's default, the paper's unit energy
+    assert preset("paper_mnist") == preset("paper") | {"scale": 5.1}
