@@ -1,5 +1,7 @@
 """The named schedules: every one is a valid set of DEC arguments, handed out as a copy."""
 
+import inspect
+
 import pytest
 
 from decnp import DEC
@@ -29,3 +31,9 @@ def test_paper_mnist_is_the_paper_schedule_with_the_authors_pixel_scaling():
     # The README's paper_mnist figures were run as ``paper`` with scale=5.1.
     assert "scale" not in PRESETS["paper"]  # DEC's default, the paper's unit energy
     assert preset("paper_mnist") == preset("paper") | {"scale": 5.1}
+
+
+def test_paper_preset_is_decs_defaults():
+    defaults = inspect.signature(DEC).parameters
+    assert all(defaults[key].default == value for key, value in PRESETS["paper"].items())
+    assert defaults["scale"].default == "unit_energy"
