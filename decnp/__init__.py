@@ -7,6 +7,7 @@ differences; the same code runs on CuPy with ``device="cuda"``.
 from . import backend, datasets, metrics, presets, tsne
 from .autoencoder import StackedAutoencoder
 from .dec import DEC
+from .estimator import NotFittedError
 from .gradcheck import numerical_gradient, rel_error
 from .kmeans import kmeans
 from .objective import (
@@ -22,6 +23,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DEC",
+    "NotFittedError",
     "StackedAutoencoder",
     "backend",
     "datasets",

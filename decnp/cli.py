@@ -5,39 +5,94 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import datasets, metrics
+from . import __version__, datasets, metrics
 from .backend import DEVICES
 from .dec import DEC
-from .persistence import atomic_write
-from .presets import PRESETS, preset
+from .persistence import atomic_write, file_kind
+from .presets import PRESETS, SUMMARIES, preset
 from .training import TrainingDivergedError
+
+#: Least value of each integer option, checked before any data are read so that
+#: the error names the flag the user typed.
+_AT_LEAST = {"--clusters": 2, "--shift": 0, "--seed": 0, "--checkpoint-every": 0}
+
+_WIDTH = 79  # of the help text wrapped by hand
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="decnp", description="Deep Embedded Clustering in NumPy (Xie et al., 2016)."
+        prog="decnp",
+        description="Deep Embedded Clustering in NumPy (Xie, Girshick & Farhadi, ICML 2016). "
+        "Run 'decnp COMMAND --help' for a command's options.",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_fit(sub)
+    _add_predict(sub)
+    _add_gradcheck(sub)
+    return parser
 
-    fit = sub.add_parser("fit", help="cluster a data set with DEC (default: MNIST test set)")
-    fit.add_argument("--data", type=Path, help="own data: .npy, .npz (X, optional y) or .csv")
+
+def _add_fit(sub: Any) -> None:
+    # Raw text, wrapped here, so that each preset starts a line of its own.
+    description = textwrap.fill(
+        "Pretrain an autoencoder, initialise the clusters with k-means, then refine "
+        "embedding and clusters with DEC. Writes metrics.json, labels.npy, model.npz and "
+        "figures into OUT. Progress goes to standard error: a bar on a terminal, elsewhere "
+        "a plain line every tenth of a phase (or every 30 s).",
+        _WIDTH,
+    )
+    column = max(map(len, PRESETS)) + 4
+    presets = [
+        textwrap.fill(
+            SUMMARIES[name],
+            _WIDTH,
+            initial_indent=f"  {name}".ljust(column),
+            subsequent_indent=" " * column,
+        )
+        for name in sorted(PRESETS)
+    ]
+    fit = sub.add_parser(
+        "fit",
+        help="cluster a data set with DEC (default: the MNIST test set)",
+        description=description,
+        epilog="presets (--preset), with their typical time on a 2-core CPU:\n"
+        + "\n".join(presets),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fit.add_argument(
+        "--data",
+        type=Path,
+        metavar="FILE",
+        help="your own data: .npy (X), .npz (X and optional labels y) or .csv "
+        "(default: the --dataset)",
+    )
     fit.add_argument(
         "--dataset",
         choices=("mnist", "mnist-test"),
         default="mnist-test",
-        help="built-in data set when --data is not given (mnist-test ships with decnp)",
+        help="built-in data set when --data is not given: mnist-test, the 10,000 test "
+        "digits (ship with decnp), or mnist, all 70,000 (downloaded on first use) "
+        "(default: %(default)s)",
     )
-    fit.add_argument("--clusters", type=int, default=10, help="number of clusters k")
+    fit.add_argument(
+        "--clusters",
+        type=int,
+        default=10,
+        metavar="K",
+        help="number of clusters, at least 2 (default: %(default)s)",
+    )
     fit.add_argument(
         "--preset",
         choices=sorted(PRESETS),
-        help="training schedule (default: fast70k with --dataset mnist, else fast)",
+        help="training schedule, listed below (default: fast70k with --dataset mnist, else fast)",
     )
     fit.add_argument(
         "--shift",
@@ -46,33 +101,89 @@ def _parser() -> argparse.ArgumentParser:
         help="shift pretraining images at random by up to N pixels (square images only; "
         "default: the preset's on MNIST, 0 with --data)",
     )
-    fit.add_argument("--device", choices=DEVICES, default="cpu")
-    fit.add_argument("--seed", type=int, default=0, help="random seed")
-    fit.add_argument("--out", type=Path, default=Path("decnp-out"), help="output directory")
-    fit.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_device(fit)
+    _add_seed(fit)
+    fit.add_argument(
+        "--out",
+        type=Path,
+        default=Path("decnp-out"),
+        metavar="OUT",
+        help="output directory (default: %(default)s)",
+    )
+    fit.add_argument("--quiet", action="store_true", help="no progress output")
     fit.add_argument(
         "--checkpoint-every",
         type=int,
         default=1000,
         metavar="N",
-        help="save DIR/checkpoint.npz every N iterations (and on Ctrl-C); 0: phase ends only",
+        help="save OUT/checkpoint.npz every N iterations and on Ctrl-C; 0: at phase ends "
+        "only (default: %(default)s)",
     )
     fit.add_argument(
         "--resume",
         action="store_true",
-        help="continue from DIR/checkpoint.npz (same data and options)",
+        help="continue from OUT/checkpoint.npz (same data and options)",
     )
 
-    pred = sub.add_parser("predict", help="label new data with a saved model")
-    pred.add_argument("model", type=Path, help="model.npz written by decnp fit")
-    pred.add_argument("data", type=Path, help=".npy, .npz or .csv file")
-    pred.add_argument("--out", type=Path, help="write labels here (.npy); default: print them")
-    pred.add_argument("--device", choices=DEVICES, default="cpu")
 
-    grad = sub.add_parser("gradcheck", help="check every hand-written gradient numerically")
-    grad.add_argument("--device", choices=DEVICES, default="cpu")
-    grad.add_argument("--seed", type=int, default=0)
-    return parser
+def _add_predict(sub: Any) -> None:
+    pred = sub.add_parser(
+        "predict",
+        help="label new data with a saved model",
+        description="Label each row of DATA with the cluster of a model written by decnp fit.",
+    )
+    pred.add_argument("model", type=Path, metavar="MODEL", help="OUT/model.npz of decnp fit")
+    pred.add_argument(
+        "data", type=Path, metavar="DATA", help=".npy, .npz or .csv file, one sample per row"
+    )
+    pred.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="write the labels here as .npy (default: print them, one per line)",
+    )
+    _add_device(pred)
+
+
+def _add_gradcheck(sub: Any) -> None:
+    grad = sub.add_parser(
+        "gradcheck",
+        help="check every hand-written gradient numerically",
+        description="Compare every hand-written gradient with central finite differences "
+        "and print a table; the exit status is 1 if any check fails.",
+    )
+    _add_device(grad)
+    _add_seed(grad, "seed of the random test inputs")
+
+
+def _add_device(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--device",
+        choices=DEVICES,
+        default="cpu",
+        help="cpu (NumPy) or cuda (CuPy, an NVIDIA GPU) (default: %(default)s)",
+    )
+
+
+def _add_seed(parser: argparse.ArgumentParser, what: str = "random seed") -> None:
+    parser.add_argument(
+        "--seed", type=int, default=0, help=f"{what}, at least 0 (default: %(default)s)"
+    )
+
+
+def _check_bounds(args: argparse.Namespace) -> None:
+    """Refuse an integer option below its least value (``_AT_LEAST``)."""
+    for flag, low in _AT_LEAST.items():
+        value = getattr(args, flag[2:].replace("-", "_"), None)  # argparse's dest
+        if value is not None and value < low:
+            raise ValueError(f"{flag} must be at least {low}, got {value}")
+
+
+def _check_file(path: Path, name: str) -> None:
+    """Refuse an input file that is missing, naming the argument that gave it."""
+    if not path.is_file():
+        problem = "is not a file" if path.exists() else "does not exist"
+        raise FileNotFoundError(f"{name} {str(path)!r} {problem}")
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -82,6 +193,7 @@ def _write_json(path: Path, obj: Any) -> None:
 
 def _fit(args: argparse.Namespace) -> int:
     if args.data is not None:
+        _check_file(args.data, "--data")
         X, y = datasets.load_data(args.data)
         source = str(args.data)
     else:
@@ -168,6 +280,14 @@ def _figures(model: DEC, X: np.ndarray, out: Path) -> None:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    _check_file(args.model, "MODEL")
+    kind = file_kind(args.model)
+    if kind != "DEC":
+        what = "not a decnp model file" if kind is None else f"a {kind} file, not a DEC model"
+        raise ValueError(
+            f"MODEL {str(args.model)!r} is {what}; give the OUT/model.npz of decnp fit"
+        )
+    _check_file(args.data, "DATA")
     model = DEC.load(args.model, device=args.device)
     X, y = datasets.load_data(args.data)
     labels = model.predict(X)
@@ -194,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {"fit": _fit, "predict": _predict, "gradcheck": _gradcheck}[args.command]
     try:
+        _check_bounds(args)
         return handler(args)
     except (ValueError, TypeError, FileNotFoundError, TrainingDivergedError) as exc:
         print(f"decnp {args.command}: error: {exc}", file=sys.stderr)

@@ -4,13 +4,23 @@ With them, ``sklearn.base.clone``, grid searches and pipelines can copy and
 reconfigure decnp's estimators. The parameters are the arguments of
 ``__init__``, which stores each one unchanged under its own name. Also a
 ``repr`` that shows the parameters set to other than their defaults, as
-scikit-learn prints its estimators.
+scikit-learn prints its estimators. And :class:`NotFittedError`, scikit-learn's
+exception for an estimator used before ``fit``.
 """
 
 from __future__ import annotations
 
 import inspect
 from typing import Any
+
+
+class NotFittedError(ValueError, AttributeError):
+    """An estimator was used (``predict``, ``transform``, ``save`` ...) before ``fit`` or ``load``.
+
+    A ValueError and an AttributeError, as scikit-learn's own
+    ``sklearn.exceptions.NotFittedError``, so code written for scikit-learn's
+    estimators catches it.
+    """
 
 
 class ParamsMixin:

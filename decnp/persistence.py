@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,12 @@ def load_arrays(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file {str(path)!r} does not exist")
+    if not zipfile.is_zipfile(path):
+        # np.load would hand back a plain array for an .npy file, which is no model.
+        raise ModelFileError(
+            f"{str(path)!r} is not a readable decnp model file: not an .npz archive "
+            "(another kind of file, or truncated)"
+        )
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}

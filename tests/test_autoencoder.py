@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from decnp import StackedAutoencoder
+from decnp import NotFittedError, StackedAutoencoder
 from decnp.backend import Backend, to_numpy
 from decnp.datasets import scale_to_unit_energy
 from decnp.persistence import load_arrays
@@ -283,9 +283,9 @@ def test_save_load_round_trip(fitted, X, tmp_path):
 def test_unfitted_model_refuses_inference(X, tmp_path):
     ae = StackedAutoencoder(dims=DIMS)
     for call in (ae.transform, ae.reconstruct):
-        with pytest.raises(RuntimeError, match="not fitted"):
+        with pytest.raises(NotFittedError, match="not fitted"):
             call(X)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         ae.save(tmp_path / "x.npz")
     assert not (tmp_path / "x.npz").exists()
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import decnp
-from decnp import DEC, StackedAutoencoder, kmeans
+from decnp import DEC, NotFittedError, StackedAutoencoder, kmeans
 from decnp.backend import get_backend
 
 rng = np.random.default_rng(0)
@@ -88,7 +88,7 @@ CASES = [
     # DEC: predict after fit
     ("predict width", lambda: _fitted_dec().predict(X[:, :5]), ValueError, "6 features"),
     ("predict NaN", lambda: _fitted_dec().predict(X_nan), ValueError, "X contains NaN"),
-    ("predict unfitted", lambda: DEC().predict(X), RuntimeError, "not fitted"),
+    ("predict unfitted", lambda: DEC().predict(X), NotFittedError, "not fitted"),
     # StackedAutoencoder
     (
         "AE width",

@@ -4,12 +4,15 @@ and messages for bad input, and ``python -m decnp``."""
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -17,7 +20,9 @@ import pytest
 import decnp.datasets
 import decnp.plots
 import decnp.presets
-from decnp.cli import main
+import decnp.progress
+from decnp import StackedAutoencoder
+from decnp.cli import _parser, main
 from decnp.metrics import cluster_accuracy
 from decnp.persistence import load_arrays
 
@@ -177,8 +182,7 @@ def test_missing_data_file(tmp_path, capsys):
     missing = tmp_path / "nope.npz"
     code = main(["fit", "--data", str(missing), "--out", str(tmp_path / "o"), "--quiet"])
     assert code == 2
-    err = capsys.readouterr().err
-    assert "decnp fit: error" in err and "nope.npz" in err
+    assert capsys.readouterr().err == f"decnp fit: error: --data {str(missing)!r} does not exist\n"
     assert not (tmp_path / "o").exists()
 
 
@@ -225,17 +229,6 @@ def test_full_mnist_defaults_to_the_preset_measured_for_it(tmp_path, capsys, mon
     assert default["preset"] == "fast70k" and asked["preset"] == "fast"
 
 
-def test_too_few_clusters(tmp_path, capsys):
-    data = tmp_path / "d.npz"
-    _write_blobs(data, 10)
-    out = tmp_path / "o"
-    code = main(["fit", "--data", str(data), "--clusters", "1", "--out", str(out), "--quiet"])
-    assert code == 2
-    err = capsys.readouterr().err
-    assert "n_clusters" in err and "got 1" in err
-    assert not out.exists()
-
-
 def test_more_clusters_than_samples(tmp_path, capsys):
     data = tmp_path / "d.npz"
     _write_blobs(data, 10, n_per=2)
@@ -249,13 +242,31 @@ def test_more_clusters_than_samples(tmp_path, capsys):
 def test_predict_bad_inputs(tmp_path, capsys):
     data = tmp_path / "d.npz"
     _write_blobs(data, 10)
-    assert main(["predict", str(tmp_path / "missing.npz"), str(data)]) == 2
-    assert "missing.npz" in capsys.readouterr().err
-
+    npy = tmp_path / "d.npy"
+    np.save(npy, np.zeros((5, 10), np.float32))
     corrupt = tmp_path / "corrupt.npz"
     corrupt.write_bytes(b"PK\x03\x04 definitely not a model")
-    assert main(["predict", str(corrupt), str(data)]) == 2
-    assert "not a readable decnp model file" in capsys.readouterr().err
+    autoencoder = tmp_path / "ae.npz"
+    StackedAutoencoder(dims=(10, 2)).fit(np.ones((8, 10)), 1, 1, verbose=False).save(autoencoder)
+    missing = tmp_path / "missing.npz"
+    give = "give the OUT/model.npz of decnp fit"
+    for model, problem in [
+        (missing, "does not exist"),
+        (tmp_path, "is not a file"),
+        (npy, f"is not a decnp model file; {give}"),  # a data file given as MODEL
+        (data, f"is not a decnp model file; {give}"),
+        (corrupt, f"is not a decnp model file; {give}"),
+        (autoencoder, f"is a StackedAutoencoder file, not a DEC model; {give}"),
+    ]:
+        assert main(["predict", str(model), str(data)]) == 2
+        err = capsys.readouterr().err
+        assert err == f"decnp predict: error: MODEL {str(model)!r} {problem}\n"
+
+    code, _, out, *_ = _fit(tmp_path, 10, capsys)
+    assert code == 0
+    assert main(["predict", str(out / "model.npz"), str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"decnp predict: error: DATA {str(missing)!r} does not exist\n"
 
 
 def test_predict_with_wrong_width(tmp_path, capsys):
@@ -264,6 +275,133 @@ def test_predict_with_wrong_width(tmp_path, capsys):
     _write_blobs(other, 12)
     assert main(["predict", str(out / "model.npz"), str(other)]) == 2
     assert "10 features" in capsys.readouterr().err
+
+
+@pytest.fixture
+def no_data_loaded(monkeypatch):
+    """Data loaders that fail the test if called: for checks that must come first."""
+
+    def load(*args, **kwargs):
+        raise AssertionError("data were loaded before the arguments were checked")
+
+    monkeypatch.setattr(decnp.datasets, "load_data", load)
+    monkeypatch.setattr(decnp.datasets, "load_mnist", load)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["fit", "--clusters", "0"], "--clusters must be at least 2, got 0"),
+        (["fit", "--clusters", "1"], "--clusters must be at least 2, got 1"),
+        (["fit", "--checkpoint-every", "-1"], "--checkpoint-every must be at least 0, got -1"),
+        (["fit", "--shift", "-2"], "--shift must be at least 0, got -2"),
+        (["fit", "--seed", "-1"], "--seed must be at least 0, got -1"),
+        (["gradcheck", "--seed", "-5"], "--seed must be at least 0, got -5"),
+    ],
+)
+def test_numeric_flags_are_checked_first_and_named(tmp_path, capsys, no_data_loaded, argv, message):
+    data = tmp_path / "d.npz"
+    _write_blobs(data, 10)
+    extra = ["--data", str(data), "--out", str(tmp_path / "o")] if argv[0] == "fit" else []
+    assert main([*argv, *extra]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"decnp {argv[0]}: error: {message}\n"
+    assert captured.out == ""
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_least_values_accepted_are_accepted(tmp_path, capsys):
+    data = tmp_path / "d.npz"
+    _write_blobs(data, 16, k=2)
+    out = tmp_path / "o"
+    argv = ["fit", "--data", str(data), "--out", str(out), "--quiet", "--clusters", "2"]
+    assert main([*argv, "--seed", "0", "--shift", "0", "--checkpoint-every", "0"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["n_clusters"] == 2
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"decnp {decnp.__version__}\n"
+
+
+def _subparsers(parser):
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return commands.choices
+
+
+def test_every_help_has_a_description_and_every_option_its_help_and_default():
+    parser = _parser()
+    assert parser.description
+    commands = _subparsers(parser)
+    assert set(commands) == {"fit", "predict", "gradcheck"}
+    for name, command in commands.items():
+        assert command.description, name
+        for action in command._actions:
+            assert action.help, (name, action.dest)
+            if action.default not in (None, False, argparse.SUPPRESS):
+                assert "(default: %(default)s)" in action.help, (name, action.dest)
+        help_text = command.format_help()
+        assert "DIR" not in help_text
+    fit_help = commands["fit"].format_help()
+    assert "--out OUT" in fit_help and "--checkpoint-every N" in fit_help
+    assert fit_help.count("OUT/checkpoint.npz") == 2  # --checkpoint-every and --resume
+    assert "(default: 1000)" in fit_help and "(default: 10)" in fit_help
+
+
+def test_fit_help_describes_every_preset(monkeypatch, capsys):
+    # A preset added to decnp.presets appears without any change to the command line.
+    monkeypatch.setitem(decnp.presets.PRESETS, "zz_new", dict(TINY))
+    monkeypatch.setitem(decnp.presets.SUMMARIES, "zz_new", "a schedule added later; 1 s")
+    with pytest.raises(SystemExit) as info:
+        main(["fit", "--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    listing = " ".join(text.split("presets (--preset)")[1].split())  # wrapping undone
+    for name in decnp.presets.PRESETS:
+        assert f" {name} {decnp.presets.SUMMARIES[name]}" in listing, name
+
+
+def test_fit_progress_in_a_log_is_plain_lines(tmp_path, monkeypatch):
+    """With standard error redirected to a file (CI, nohup): no carriage returns, each
+    report a line of its own, and each phase ends with a final line."""
+    # A frozen clock, so that only the tenths of each phase (not time) trigger lines.
+    monkeypatch.setattr(decnp.progress, "time", SimpleNamespace(perf_counter=lambda: 0.0))
+    data = tmp_path / "d.npz"
+    _write_blobs(data, 10)
+    log = tmp_path / "log.txt"
+    argv = ["fit", "--data", str(data), "--clusters", "4", "--out", str(tmp_path / "o")]
+    with open(log, "w") as stderr, monkeypatch.context() as m:
+        m.setattr(sys, "stderr", stderr)
+        assert main(argv) == 0
+    text = log.read_text()
+    assert "\r" not in text
+    report = re.compile(r"(.+) \[[#.]{20}\] +(\d+)% \d+/\d+ \d+:\d\d<\d+:\d\d( .*)?")
+    final = re.compile(r"(.+) done: \d+/\d+ in \d+:\d\d( .*)?")
+    phases: dict[str, list] = {}
+    for line in text.splitlines():
+        if line.startswith(("data: ", "matplotlib not installed")):
+            continue
+        match = report.fullmatch(line) or final.fullmatch(line)
+        assert match, line
+        # A phase's lines come together: a name seen before is the current phase's.
+        assert match[1] not in phases or match[1] == list(phases)[-1], line
+        phases.setdefault(match[1], []).append(None if match.re is final else int(match[2]))
+    assert list(phases) == [
+        "pretrain pair 1/3 (10-16)",
+        "pretrain pair 2/3 (16-8)",
+        "pretrain pair 3/3 (8-2)",
+        "fine-tune",
+        "k-means",
+        "clustering",
+    ]
+    for name, lines in phases.items():
+        *reports, last = lines
+        assert last is None and None not in reports, name  # one final line, at the end
+        tenths = [pct // 10 for pct in reports]
+        assert tenths == sorted(set(tenths)) and 0 not in tenths, name  # each a new tenth
+    assert phases["clustering"][:-1] == [10]  # stopped by the tolerance at iteration 10
 
 
 def test_argparse_errors_exit_2(capsys):

@@ -10,7 +10,7 @@ import pickle
 import numpy as np
 import pytest
 
-from decnp import DEC, StackedAutoencoder
+from decnp import DEC, NotFittedError, StackedAutoencoder
 from decnp.backend import Backend, to_numpy
 from decnp.datasets import scale_to_unit_energy, unit_energy_scale
 from decnp.metrics import cluster_accuracy
@@ -408,7 +408,7 @@ def test_bad_pretraining_parameters_are_named(data, kwargs, name):
 
 def test_unfitted_autoencoder_is_refused(data):
     X, _ = data
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         DEC(n_clusters=K, autoencoder=StackedAutoencoder(dims=(10, 2)), **TINY).fit(X)
 
 
@@ -451,9 +451,9 @@ def test_unfitted_model_refuses_inference(data, tmp_path):
     X, _ = data
     model = DEC(n_clusters=K)
     for method in (model.predict, model.predict_proba, model.transform):
-        with pytest.raises(RuntimeError, match="not fitted"):
+        with pytest.raises(NotFittedError, match="not fitted"):
             method(X)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         model.save(tmp_path / "m.npz")
 
 

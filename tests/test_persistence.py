@@ -132,6 +132,15 @@ def test_whole_file_pickle_is_refused(tmp_path):
     assert not marker.exists()
 
 
+def test_a_plain_npy_array_is_not_a_model_file(tmp_path):
+    # np.load reads an .npy file as an array, not an archive: refused by name.
+    path = tmp_path / "data.npy"
+    np.save(path, np.zeros((4, 3), np.float32))
+    for load in (lambda: load_arrays(path, "DEC"), lambda: DEC.load(path)):
+        with pytest.raises(ModelFileError, match="not an .npz archive"):
+            load()
+
+
 # -------------------------------------------------------------- bad contents
 
 
