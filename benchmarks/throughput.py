@@ -19,7 +19,12 @@ c. ``cluster``: DEC clustering iterations (encoder forward, KL(P||Q) gradient,
    gradient from autograd on the batch-mean KL with P fixed), and ``target``: the
    full-data target update (embedding of all n rows in blocks of 4096, q, p, the
    labels and the KL value).
-d. ``kmeans``: :func:`decnp.kmeans.kmeans` against scikit-learn's ``KMeans`` on an
+d. ``augment``: the cost of DEC with data augmentation (``DEC(augment=...)``):
+   ``e2e_aug`` and ``cluster_aug`` time decnp's autoencoder step and clustering
+   step with every minibatch shifted and rotated at random
+   (:func:`decnp.augment.random_augment`, ``AUGMENT``) against the same step
+   without (``plain``), and ``aug`` the augmentation of one minibatch alone.
+e. ``kmeans``: :func:`decnp.kmeans.kmeans` against scikit-learn's ``KMeans`` on an
    n x 10 embedding (a PCA-10 projection of the data, or ``--embedding MODEL.npz``
    for a saved :class:`decnp.StackedAutoencoder`), equal ``n_init``, k-means++,
    ``tol``; seconds and inertia (both recomputed in float64 from the labels).
@@ -91,6 +96,8 @@ ALPHA = 1.0
 N_CLUSTERS = 10
 BLOCK = 4096  # rows per block of the full-data forward pass, as decnp's default
 WARMUP = 2
+#: The deformations the augmentation benchmarks apply (the DEC-DA presets').
+AUGMENT = {"shift": 2, "rotation": 10.0}
 
 # ---------------------------------------------------------------------------
 # shared set-up (both sides of a comparison build exactly the same things)
@@ -332,6 +339,29 @@ def _setup_decnp(spec: dict, X: np.ndarray):
     xp = b.xp
     phase, iters, seed = spec["phase"], spec["iters"], spec["seed"]
     info: dict[str, Any] = {}
+    augment = None
+    if phase.endswith("_aug"):
+        # The same step with (impl "decnp") and without (impl "plain") augmentation.
+        phase = phase[: -len("_aug")]
+        if spec["impl"] == "decnp":
+            from decnp.augment import Augmentation
+
+            augment = Augmentation.from_param(AUGMENT, X.shape[1])
+            info["augment"] = augment.to_dict()
+    if phase == "aug":
+        from decnp.augment import Augmentation
+
+        augment = Augmentation.from_param(AUGMENT, X.shape[1])
+        Xd = b.asarray(X, dtype="float32")
+        rand = b.random(seed)
+        sampler = BatchSampler(Xd.shape[0], BATCH, rand)
+
+        def run(iters=iters):
+            for _ in range(iters):
+                augment(xp.take(Xd, sampler.next(), axis=0), rand)
+            return {}
+
+        return run, info
 
     def net_of(weights, acts):
         return Network([(b.asarray(w), b.asarray(bias)) for w, bias in weights], acts)
@@ -352,7 +382,15 @@ def _setup_decnp(spec: dict, X: np.ndarray):
         rand = b.random(seed)
         sampler = BatchSampler(Xd.shape[0], BATCH, rand)  # one for the whole phase
         train, info["decnp_loop"] = _decnp_trainer(
-            _train_reconstruction, net, Xd, opt, sampler, rates, rand, phase
+            _train_reconstruction,
+            net,
+            Xd,
+            opt,
+            sampler,
+            rates,
+            rand,
+            phase,
+            None if augment is None else (lambda x: augment(x, rand)),
         )
 
         def run(iters=iters):
@@ -371,13 +409,17 @@ def _setup_decnp(spec: dict, X: np.ndarray):
             # The loop body of DEC._cluster between two target updates.
             params = encoder.params + [mu]
             opt = SGD(params, lr=DEC_LR, momentum=MOMENTUM)
-            sampler = BatchSampler(n, BATCH, b.random(seed))
+            rand = b.random(seed)
+            sampler = BatchSampler(n, BATCH, rand)
 
             def run(iters=iters):
                 for _ in range(iters):
                     idx = sampler.next()
                     p_batch = xp.take(p, idx, axis=0)
-                    z_batch, cache = encoder.forward(xp.take(Xd, idx, axis=0))
+                    xb = xp.take(Xd, idx, axis=0)
+                    if augment is not None:
+                        xb = augment(xb, rand)
+                    z_batch, cache = encoder.forward(xb)
                     dz, dmu, _ = _kl_gradients(z_batch, mu, p_batch, ALPHA)
                     scale = 1.0 / z_batch.shape[0]
                     opt.update(len(params) - 1, dmu * scale)
@@ -418,8 +460,9 @@ def _setup_decnp(spec: dict, X: np.ndarray):
     raise ValueError(f"decnp has no benchmark {phase!r}")
 
 
-def _decnp_trainer(fn, net, X, opt, sampler, dropout, rand, phase):
-    """``train(iters) -> last loss`` running decnp's own training loop.
+def _decnp_trainer(fn, net, X, opt, sampler, dropout, rand, phase, augment=None):
+    """``train(iters) -> last loss`` running decnp's own training loop
+    (``augment``, when given, maps each minibatch to the one trained on).
 
     decnp's private ``_train_reconstruction`` is called by keyword for the
     parameters this script knows (its signature has changed between versions);
@@ -442,6 +485,8 @@ def _decnp_trainer(fn, net, X, opt, sampler, dropout, rand, phase):
         "phase": phase,
         "verbose": False,
     }
+    if augment is not None:
+        known["augment"] = augment
     try:
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):
@@ -470,6 +515,8 @@ def _decnp_trainer(fn, net, X, opt, sampler, dropout, rand, phase):
     def replica(iters: int) -> float:
         for _ in range(iters):
             xb = xp.take(X, sampler.next(), axis=0)
+            if augment is not None:
+                xb = augment(xb)
             out, cache = net.forward(xb, dropout=dropout, rand=rand)
             loss, dout = mse_loss(out, xb)
             if isinstance(opt, SGD):
@@ -598,6 +645,7 @@ def worker_main(spec: dict) -> None:
             get_backend("cuda")  # raises a clear error without CuPy or a GPU
         setup = {
             "decnp": _setup_decnp,
+            "plain": _setup_decnp,
             "torch": _setup_torch,
             "matmul": _setup_matmul,
             "sklearn": _setup_sklearn,
@@ -936,7 +984,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--phases",
         default="e2e,pairs,cluster,target,kmeans",
-        help="comma list of e2e, pairs, cluster, target, kmeans",
+        help="comma list of e2e, pairs, cluster, target, kmeans, augment",
     )
     p.add_argument("--scaling", action="store_true", help="also time one epoch at several n")
     p.add_argument(
@@ -1068,6 +1116,10 @@ def main(argv: list[str] | None = None) -> None:
             phase("target", ["decnp", "torch"], [("decnp", "torch")], 1, iters=1)
         if "kmeans" in phases:
             phase("kmeans", ["decnp", "sklearn"], [("decnp", "sklearn")], 1, iters=1)
+        if "augment" in phases:
+            for name in ("e2e_aug", "cluster_aug"):
+                phase(name, ["decnp", "plain"], [("decnp", "plain")], args.iters)
+            phase("aug", ["decnp"], [], args.iters)
         result["benchmarks"] = bench
         if args.profile > 0:
             result["profile"] = profile_e2e(args, base, env)
@@ -1100,7 +1152,12 @@ _LABELS = {
     "cluster": "DEC clustering step (k=10)",
     "target": "DEC target update, all n rows",
     "kmeans": "k-means, n x 10",
+    "e2e_aug": "autoencoder step with augmentation (reference: without)",
+    "cluster_aug": "DEC clustering step with augmentation (reference: without)",
+    "aug": "augmentation of one minibatch alone",
 }
+#: The reference implementation of each benchmark's ratio (torch where not named).
+_REFERENCE = {"kmeans": "sklearn", "e2e_aug": "plain", "cluster_aug": "plain"}
 
 
 def _fmt_ms(s: float | None) -> str:
@@ -1137,7 +1194,7 @@ def markdown(result: dict) -> str:
     bench = result.get("benchmarks", {})
     for name, ph in bench.items():
         med = ph["median_seconds_per_unit"]
-        ref = "sklearn" if name == "kmeans" else "torch"
+        ref = _REFERENCE.get(name, "torch")
         unit = "per call" if name in ("target", "kmeans") else "per iteration"
         lines.append(
             f"| {_LABELS.get(name, name)}, {unit} | {_fmt_ms(med.get('decnp'))} "

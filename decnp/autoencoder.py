@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from .augment import image_shape_of, random_shift
+from .augment import image_shape_of, random_augment, random_shift
 from .backend import Backend, get_backend, namespace, to_numpy
 from .checkpoint import Checkpoint, InterruptGuard, generator_state, set_generator_state
-from .estimator import ParamsMixin
+from .estimator import NotFittedError, ParamsMixin
 from .layers import mse_loss
 from .network import Network
 from .optim import SGD, Adam, restore
@@ -108,8 +108,9 @@ class StackedAutoencoder(ParamsMixin):
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "encoder_"):
-            raise RuntimeError(
-                "this StackedAutoencoder is not fitted yet; call fit(X) or load a model first"
+            raise NotFittedError(
+                "this StackedAutoencoder is not fitted yet; call fit(X) or "
+                "StackedAutoencoder.load(path) first"
             )
 
     def _check_width(self, X: Any, name: str) -> Any:
@@ -153,6 +154,7 @@ class StackedAutoencoder(ParamsMixin):
         finetune_dropout: float = 0.0,
         shift: int = 0,
         image_shape: tuple[int, int] | None = None,
+        rotation: float = 0.0,
         gamma: float = 0.1,
         momentum_burnin: int = 0,
         bias_lr_mult: float = 1.0,
@@ -198,7 +200,12 @@ class StackedAutoencoder(ParamsMixin):
             ``fast`` preset uses 2.
         image_shape : (int, int) or None
             (height, width) of the images the rows of ``X`` flatten, for
-            ``shift``; None: square images.
+            ``shift`` and ``rotation``; None: square images.
+        rotation : float
+            Largest random rotation in degrees, in [0, 180], applied with
+            ``shift`` to the same minibatches (one bilinear resampling,
+            :func:`decnp.augment.random_augment`). Not in the paper (0); DEC
+            with data augmentation (Guo et al. 2018) uses 10.
         gamma : float
             Factor of each learning-rate drop.
         momentum_burnin : int
@@ -247,7 +254,9 @@ class StackedAutoencoder(ParamsMixin):
         check_scalar(finetune_lr, "finetune_lr", low=0.0, low_inclusive=False)
         check_scalar(finetune_dropout, "finetune_dropout", low=0.0, high=1.0, high_inclusive=False)
         check_scalar(shift, "shift", integer=True, low=0)
-        shape = image_shape_of(X.shape[1], image_shape) if shift > 0 else None
+        check_scalar(rotation, "rotation", low=0.0, high=180.0)
+        augmented = shift > 0 or rotation > 0
+        shape = image_shape_of(X.shape[1], image_shape) if augmented else None
         check_scalar(momentum_burnin, "momentum_burnin", integer=True, low=0)
         check_scalar(bias_lr_mult, "bias_lr_mult", low=0.0, low_inclusive=False)
         if optimizer == "adam" and (momentum_burnin != 0 or bias_lr_mult != 1.0):
@@ -324,6 +333,7 @@ class StackedAutoencoder(ParamsMixin):
                 None if shape is None else list(shape),  # as the JSON of a checkpoint reads back
                 momentum_burnin,
                 bias_lr_mult,
+                rotation,
             ],
         }
         state = ckpt.load("StackedAutoencoder-checkpoint", settings) if resume else None
@@ -390,10 +400,10 @@ class StackedAutoencoder(ParamsMixin):
                 start,
                 save if ckpt is not None else None,
                 ckpt.every if ckpt is not None else 0,
-                # Only phases fed the pixels themselves can shift them.
+                # Only phases fed the pixels themselves can deform them.
                 augment=(
-                    partial(random_shift, shift=shift, image_shape=shape, rand=rand)
-                    if shift > 0 and (name == "fine-tune" or k == 0)
+                    _deformation(shift, rotation, shape, rand)
+                    if augmented and (name == "fine-tune" or k == 0)
                     else None
                 ),
             )
@@ -586,6 +596,18 @@ def _train_reconstruction(
                 progress.close()
                 raise KeyboardInterrupt(f"{phase} interrupted after iteration {done}")
     return progress.close()
+
+
+def _deformation(
+    shift: int, rotation: float, image_shape: tuple[int, int], rand: Any
+) -> Callable[[Any], Any]:
+    """The random deformation of pretraining minibatches; shifts alone take
+    :func:`decnp.augment.random_shift`'s whole-pixel path."""
+    if rotation == 0:
+        return partial(random_shift, shift=shift, image_shape=image_shape, rand=rand)
+    return partial(
+        random_augment, shift=shift, rotation=rotation, image_shape=image_shape, rand=rand
+    )
 
 
 def _forward_in_batches(net: Network, X: Any, batch_size: int = 4096) -> Any:

@@ -23,12 +23,12 @@ from typing import Any
 import numpy as np
 
 from . import metrics
-from .augment import image_shape_of
+from .augment import Augmentation, image_shape_of
 from .autoencoder import StackedAutoencoder, _forward_in_batches
 from .backend import get_backend, to_numpy
 from .checkpoint import Checkpoint, InterruptGuard, generator_state, set_generator_state
 from .datasets import _unit_energy_factor
-from .estimator import ParamsMixin
+from .estimator import NotFittedError, ParamsMixin
 from .kmeans import kmeans
 from .network import Network
 from .objective import _kernel, _kl, _kl_gradients, _target, soft_assignment
@@ -94,6 +94,16 @@ class DEC(ParamsMixin):
         in the paper: 0; the ``fast`` preset: 2). The rows of X must be square
         images; for others, fit a :class:`StackedAutoencoder` with
         ``image_shape`` and pass it as ``autoencoder``.
+    augment : None, dict or Augmentation
+        DEC with data augmentation (Guo et al. 2018; not in the DEC paper):
+        random shifts and rotations of the images, as a dict such as
+        ``{"shift": 3, "rotation": 10.0}`` (keys of
+        :class:`decnp.augment.Augmentation`: ``shift`` in pixels, ``rotation``
+        in degrees, ``image_shape``, square when not given). Pretraining
+        reconstructs augmented images; every clustering step feeds the
+        augmented minibatch through the encoder and descends KL(P ‖ Q) with
+        P from the clean data. None (the default) augments nothing; it
+        excludes ``pretrain_shift``, which shifts in pretraining only.
     pretrain_momentum_burnin, pretrain_bias_lr_mult : int, float
         Passed to :meth:`StackedAutoencoder.fit` as ``momentum_burnin`` and
         ``bias_lr_mult``, SGD only: the momentum ramped up from 0 over that many
@@ -170,6 +180,7 @@ class DEC(ParamsMixin):
         finetune_lr: float | None = None,
         finetune_dropout: float = 0.0,
         pretrain_shift: int = 0,
+        augment: dict | Augmentation | None = None,
         pretrain_momentum_burnin: int = 0,
         pretrain_bias_lr_mult: float = 1.0,
         dropout: float = 0.2,
@@ -201,6 +212,7 @@ class DEC(ParamsMixin):
         self.finetune_lr = finetune_lr
         self.finetune_dropout = finetune_dropout
         self.pretrain_shift = pretrain_shift
+        self.augment = augment
         self.pretrain_momentum_burnin = pretrain_momentum_burnin
         self.pretrain_bias_lr_mult = pretrain_bias_lr_mult
         self.dropout = dropout
@@ -268,6 +280,15 @@ class DEC(ParamsMixin):
                     "pretrain_optimizer='sgd' or leave them at 0 and 1.0"
                 )
         check_choice(self.backprop, "backprop", (True, False))
+        if self.augment is not None and not isinstance(self.augment, (dict, Augmentation)):
+            raise TypeError(
+                f"augment must be None, a dict or an Augmentation, got {type(self.augment).__name__}"
+            )
+        if self.augment is not None and self.pretrain_shift != 0:
+            raise ValueError(
+                "augment and pretrain_shift both shift images: give the shift in augment "
+                "and leave pretrain_shift at 0"
+            )
         if self.autoencoder is not None:
             if not isinstance(self.autoencoder, StackedAutoencoder):
                 raise TypeError(
@@ -319,6 +340,7 @@ class DEC(ParamsMixin):
                     f"pretrain_shift={self.pretrain_shift} needs square images, but X has "
                     f"{X.shape[1]} features; use pretrain_shift=0 for data that are not images"
                 ) from None
+        augment = Augmentation.from_param(self.augment, X.shape[1])
         get_backend(self.device)  # an unknown device fails before any work
         ckpt = None
         if self.checkpoint is not None:
@@ -367,7 +389,9 @@ class DEC(ParamsMixin):
                 optimizer=self.pretrain_optimizer,
                 finetune_lr=self.finetune_lr,
                 finetune_dropout=self.finetune_dropout,
-                shift=self.pretrain_shift,
+                shift=self.pretrain_shift if augment is None else augment.shift,
+                rotation=0.0 if augment is None else augment.rotation,
+                image_shape=None if augment is None else augment.image_shape,
                 momentum_burnin=self.pretrain_momentum_burnin,
                 bias_lr_mult=self.pretrain_bias_lr_mult,
                 verbose=self.verbose,
@@ -422,7 +446,7 @@ class DEC(ParamsMixin):
             saved = None
 
         start = time.perf_counter()
-        self._cluster(rows, z, mu, y, rng, saved, save if ckpt is not None else None)
+        self._cluster(rows, z, mu, y, rng, augment, saved, save if ckpt is not None else None)
         self.seconds_["cluster"] = self.seconds_.get("cluster", 0.0) + time.perf_counter() - start
         self.cluster_centers_ = to_numpy(mu)
         self._mu = mu
@@ -433,6 +457,8 @@ class DEC(ParamsMixin):
         """The parameters that decide the result, for checking a checkpoint fits the run."""
         skip = {"autoencoder", "verbose", "checkpoint", "checkpoint_every", "device"}
         out = {k: v for k, v in self.get_params(deep=False).items() if k not in skip}
+        if isinstance(self.augment, Augmentation):
+            out["augment"] = self.augment.to_dict()
         if not isinstance(self.random_state, int):
             out["random_state"] = None
         return out
@@ -444,6 +470,7 @@ class DEC(ParamsMixin):
         mu: Any,
         y: Any,
         rng: np.random.Generator,
+        augment: Augmentation | None,
         saved: tuple | None,
         save: Any,
     ) -> None:
@@ -512,7 +539,10 @@ class DEC(ParamsMixin):
                     previous = labels
                 idx = sampler.next()
                 p_batch = xp.take(p, idx, axis=0)
-                if self.backprop:
+                if augment is not None:
+                    # DEC-DA: the clean data's target for the augmented images' q.
+                    z_batch, cache = self.encoder_.forward(augment(rows.take(idx), rand))
+                elif self.backprop:
                     z_batch, cache = self.encoder_.forward(rows.take(idx))
                 else:
                     z_batch = xp.take(z, idx, axis=0)
@@ -541,7 +571,7 @@ class DEC(ParamsMixin):
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "encoder_"):
-            raise RuntimeError("this DEC is not fitted yet; call fit(X) or DEC.load(path) first")
+            raise NotFittedError("this DEC is not fitted yet; call fit(X) or DEC.load(path) first")
 
     def _rows(self, X: Any) -> Rows:
         """Validate ``X`` and serve its rows, times ``scale_``, to the device in blocks."""

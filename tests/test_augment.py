@@ -1,13 +1,15 @@
-"""Random image shifts (decnp.augment): each image moves by its own drawn offset,
-within the bound, zeros come in at the border, and every offset occurs."""
+"""Image augmentation (decnp.augment): random shifts move each image by its own
+drawn offset within the bound, zeros coming in at the border; rotations are exact
+on quarter turns, keep a smooth image's mass and turn its centre of mass by the
+angle; the same seed gives the same images on every backend."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from decnp.augment import image_shape_of, random_shift
-from decnp.backend import to_numpy
+from decnp.augment import Augmentation, image_shape_of, random_augment, random_shift, rotate
+from decnp.backend import get_backend, to_numpy
 
 H, W = 5, 6
 
@@ -78,3 +80,155 @@ def test_bad_shift_is_named(shift, exc):
         random_shift(
             np.zeros((2, H * W), np.float32), shift, (H, W), b.random(np.random.default_rng(0))
         )
+
+
+# -- rotation (DEC-DA) ------------------------------------------------------
+
+
+def _blob(n: int, h: int, w: int, seed: int = 0) -> np.ndarray:
+    """Smooth random blobs that fade out well inside the border, shape (n, h * w)."""
+    rng = np.random.default_rng(seed)
+    r = np.arange(h)[None, :, None] - (h - 1) / 2 - rng.uniform(-1, 1, (n, 1, 1))
+    c = np.arange(w)[None, None, :] - (w - 1) / 2 - rng.uniform(-1, 1, (n, 1, 1))
+    width = rng.uniform(1.5, 2.5, (n, 1, 1))
+    return np.exp(-(r**2 + c**2) / (2 * width**2)).reshape(n, h * w).astype(np.float32)
+
+
+def _rotate(backend, host, degrees, shape):
+    angles = backend.asarray(np.asarray(degrees, host.dtype))
+    return to_numpy(rotate(backend.asarray(host), angles, shape))
+
+
+@pytest.mark.parametrize("shape", [(6, 6), (5, 7)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rotation_by_zero_is_the_identity_and_keeps_shape_and_dtype(backend, shape, dtype):
+    host = np.random.default_rng(0).random((4, shape[0] * shape[1])).astype(dtype)
+    out = _rotate(backend, host, np.zeros(4), shape)
+    assert out.shape == host.shape and out.dtype == host.dtype
+    np.testing.assert_array_equal(out, host)
+
+
+@pytest.mark.parametrize("degrees, k", [(90, 1), (-90, -1), (180, 2), (270, 3), (-180, 2)])
+def test_quarter_turns_are_exact_transpose_flips(backend, degrees, k):
+    n, side = 3, 6
+    host = np.random.default_rng(1).random((n, side * side)).astype(np.float32)
+    out = _rotate(backend, host, np.full(n, degrees), (side, side)).reshape(n, side, side)
+    # A quarter turn counter-clockwise: the transpose flipped upside down.
+    want = np.rot90(host.reshape(n, side, side), k, axes=(1, 2))
+    np.testing.assert_array_equal(out, want)
+    if k == 1:
+        np.testing.assert_array_equal(out, host.reshape(n, side, side).transpose(0, 2, 1)[:, ::-1])
+
+
+def test_half_turn_of_rectangular_images_flips_both_axes(backend):
+    host = np.random.default_rng(2).random((3, 5 * 7)).astype(np.float32)
+    out = _rotate(backend, host, np.full(3, 180.0), (5, 7)).reshape(3, 5, 7)
+    np.testing.assert_array_equal(out, host.reshape(3, 5, 7)[:, ::-1, ::-1])
+
+
+def test_each_image_turns_by_its_own_angle_and_a_scalar_turns_all(backend):
+    host = np.random.default_rng(3).random((2, 36)).astype(np.float32)
+    both = _rotate(backend, host, np.array([90.0, 0.0]), (6, 6))
+    np.testing.assert_array_equal(both[0], np.rot90(host[0].reshape(6, 6)).ravel())
+    np.testing.assert_array_equal(both[1], host[1])
+    every = to_numpy(rotate(backend.asarray(host), 90.0, (6, 6)))
+    np.testing.assert_array_equal(every[1], np.rot90(host[1].reshape(6, 6)).ravel())
+
+
+def test_rotation_preserves_mass_and_centre_away_from_the_border(backend):
+    n, side = 40, 24
+    host = _blob(n, side, side)
+    angles = np.random.default_rng(4).uniform(-40, 40, n)
+    out = _rotate(backend, host, angles, (side, side)).reshape(n, side, side)
+    # Bilinear resampling spreads each pixel's mass over the four it falls
+    # between; for a smooth image the total is kept to well within 1%.
+    np.testing.assert_allclose(out.sum(axis=(1, 2)), host.sum(axis=1), rtol=0.01)
+    grid = np.arange(side) - (side - 1) / 2
+    r, c = grid[:, None], grid[None, :]
+    before = host.reshape(n, side, side)
+    for i in range(n):
+        # The blob's centre of mass turns about the image centre by the angle
+        # (counter-clockwise as displayed: row up, column right).
+        m0 = np.array([(before[i] * r).sum(), (before[i] * c).sum()]) / before[i].sum()
+        m1 = np.array([(out[i] * r).sum(), (out[i] * c).sum()]) / out[i].sum()
+        t = np.deg2rad(angles[i])
+        want = np.array(
+            [m0[0] * np.cos(t) - m0[1] * np.sin(t), m0[0] * np.sin(t) + m0[1] * np.cos(t)]
+        )
+        np.testing.assert_allclose(m1, want, atol=0.05)
+
+
+def test_random_augment_same_seed_same_images_on_every_backend(backend):
+    host = _blob(50, 10, 12, seed=5)
+    shape = (10, 12)
+    cpu = get_backend("cpu")
+    want = random_augment(host, 2, 15.0, shape, cpu.random(np.random.default_rng(9)))
+    got = random_augment(
+        backend.asarray(host), 2, 15.0, shape, backend.random(np.random.default_rng(9))
+    )
+    if backend.name == "cuda":  # its own generator: other draws, same kind of images
+        assert to_numpy(got).shape == want.shape
+    else:
+        np.testing.assert_array_equal(to_numpy(got), want)
+    again = random_augment(host, 2, 15.0, shape, cpu.random(np.random.default_rng(9)))
+    np.testing.assert_array_equal(again, want)
+    other = random_augment(host, 2, 15.0, shape, cpu.random(np.random.default_rng(10)))
+    assert not np.array_equal(other, want)
+
+
+def test_random_augment_in_blocks_equals_the_batch_whole(monkeypatch):
+    import decnp.augment as augment_module
+
+    host = _blob(70, 8, 8, seed=6)
+    cpu = get_backend("cpu")
+    whole = random_augment(host, 1, 20.0, (8, 8), cpu.random(np.random.default_rng(2)))
+    monkeypatch.setattr(augment_module, "_AUGMENT_ENTRIES", 64 * 9)  # blocks of 9 images
+    blocks = random_augment(host, 1, 20.0, (8, 8), cpu.random(np.random.default_rng(2)))
+    np.testing.assert_array_equal(blocks, whole)
+
+
+def test_random_augment_without_rotation_is_random_shift(backend):
+    host = np.random.default_rng(7).random((20, H * W)).astype(np.float32)
+    a = random_augment(
+        backend.asarray(host), 2, 0.0, (H, W), backend.random(np.random.default_rng(1))
+    )
+    b = random_shift(backend.asarray(host), 2, (H, W), backend.random(np.random.default_rng(1)))
+    np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
+
+
+def test_random_angles_stay_within_the_bound():
+    n, side, bound = 300, 21, 12.0
+    host = np.zeros((n, side, side), np.float32)
+    host[:, 10, 18] = 1.0  # 8 pixels right of the centre
+    out = random_augment(
+        host.reshape(n, -1),
+        0,
+        bound,
+        (side, side),
+        get_backend("cpu").random(np.random.default_rng(0)),
+    ).reshape(n, side, side)
+    grid = np.arange(side) - 10
+    r = (out * grid[:, None]).sum(axis=(1, 2)) / out.sum(axis=(1, 2))
+    c = (out * grid[None, :]).sum(axis=(1, 2)) / out.sum(axis=(1, 2))
+    angles = np.rad2deg(np.arctan2(-r, c))  # counter-clockwise as displayed
+    assert np.all(np.abs(angles) <= bound + 0.5)
+    assert angles.min() < -0.8 * bound and angles.max() > 0.8 * bound  # the range is used
+
+
+def test_augmentation_spec_is_validated_and_resolves_the_image_shape():
+    assert Augmentation.from_param(None, 784) is None
+    spec = Augmentation.from_param({"shift": 3, "rotation": 10}, 784)
+    assert spec == Augmentation(3, 10.0, (28, 28))
+    assert Augmentation.from_param(spec, 784) == spec
+    assert Augmentation.from_param({"image_shape": [5, 6]}, 30).image_shape == (5, 6)
+    assert spec.to_dict() == {"shift": 3, "rotation": 10.0, "image_shape": [28, 28]}
+    with pytest.raises(ValueError, match="keys"):
+        Augmentation.from_param({"shfit": 3}, 784)
+    with pytest.raises(TypeError, match="augment must be None, a dict or an Augmentation"):
+        Augmentation.from_param(3, 784)
+    with pytest.raises(ValueError, match="augment: .*square"):
+        Augmentation.from_param({"shift": 1}, 30)
+    with pytest.raises(ValueError, match="augment rotation"):
+        Augmentation(rotation=200.0)
+    with pytest.raises(ValueError, match="augment shift"):
+        Augmentation(shift=-1)

@@ -137,6 +137,27 @@ def test_dec_resume_matches_uninterrupted(X, tmp_path, monkeypatch, where, call)
     assert [h["loss"] for h in resumed.history_] == [h["loss"] for h in reference.history_]
 
 
+# With augmentation the deformations' random draws are part of the saved state:
+# one stop in pair 1 and fine-tuning (both augmented) and two in clustering.
+@pytest.mark.parametrize("call", [15, 75, -1, -23])
+def test_dec_resume_with_augmentation_matches_uninterrupted(X, tmp_path, monkeypatch, call):
+    kw = dict(DEC_KW, augment={"shift": 1, "rotation": 20.0, "image_shape": (3, 4)})
+    path = tmp_path / "dec.ckpt.npz"
+    stop_in = (autoencoder_module, "mse_loss") if call > 0 else (dec_module, "_kl_gradients")
+    with monkeypatch.context() as m, pytest.raises(KeyboardInterrupt):
+        _ctrl_c_at(m, *stop_in, abs(call))
+        DEC(checkpoint=path, **kw).fit(X)
+    with pytest.raises(ModelFileError, match="other settings"):
+        other = dict(kw, augment={"shift": 1, "rotation": 10.0, "image_shape": (3, 4)})
+        DEC(checkpoint=path, **other).fit(X, resume=True)
+    resumed = DEC(checkpoint=path, **kw).fit(X, resume=True)
+    reference = DEC(**kw).fit(X)
+    got = [resumed.labels_, resumed.cluster_centers_, *_params(resumed)]
+    for a, b in zip(got, [reference.labels_, reference.cluster_centers_, *_params(reference)]):
+        np.testing.assert_array_equal(a, b)
+    assert [h["loss"] for h in resumed.history_] == [h["loss"] for h in reference.history_]
+
+
 def test_dec_resume_after_interrupt_in_kmeans(X, tmp_path, monkeypatch):
     reference = DEC(**DEC_KW).fit(X)
     path = tmp_path / "dec.ckpt.npz"
