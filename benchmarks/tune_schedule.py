@@ -43,6 +43,7 @@ from decnp.autoencoder import StackedAutoencoder  # noqa: E402
 from decnp.dec import DEC  # noqa: E402
 from decnp.kmeans import kmeans  # noqa: E402
 from decnp.presets import preset  # noqa: E402
+from decnp.schedule import PretrainSchedule  # noqa: E402
 from decnp.training import TrainingDivergedError  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "tuning.jsonl"
@@ -281,11 +282,8 @@ def run_curve(
         record["seconds"]["layerwise"] = round(time.perf_counter() - start, 2)
         record["cpu_seconds"]["layerwise"] = round(time.process_time() - cpu, 2)
         deep = ae._deep()
-        make_opt = ae._optimizer_factory(
-            a.get("optimizer", "sgd"), a.get("momentum", 0.9), a.get("lr_step"), a.get("gamma", 0.1)
-        )
-        ft_lr = a["lr"] if a.get("finetune_lr") is None else a["finetune_lr"]
-        opt = make_opt(deep.params, ft_lr)
+        schedule = PretrainSchedule(finetune_iters=0, **a)
+        opt = schedule.make_optimizer(deep.params, schedule.finetune_rate)
         rand = ae.backend_.random(np.random.default_rng([seed, 1]))
         Xd = ae._to_device(Xs)
         sampler = BatchSampler(Xd.shape[0], a.get("batch_size", 256), rand)

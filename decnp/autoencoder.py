@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -28,9 +29,10 @@ from .checkpoint import Checkpoint, InterruptGuard, generator_state, set_generat
 from .estimator import NotFittedError, ParamsMixin
 from .layers import mse_loss
 from .network import Network
-from .optim import SGD, Adam, restore
+from .optim import SGD, restore
 from .persistence import ModelFileError, load_arrays, save_arrays
 from .progress import Progress
+from .schedule import PretrainSchedule
 from .training import BatchSampler, Rows, check_loss, map_blocks
 from .validation import (
     check_array,
@@ -40,7 +42,36 @@ from .validation import (
     check_scalar,
 )
 
-OPTIMIZERS = ("sgd", "adam")
+_KIND = "StackedAutoencoder-checkpoint"
+
+
+class _Phase(NamedTuple):
+    """One training phase: a network trained to reconstruct its input."""
+
+    name: str
+    net: Network
+    dropout: list[float]  # per layer of net
+    iters: int
+    lr: float
+    pair: int | None = None  # the layer pair trained; None for fine-tuning
+
+    @property
+    def reads_data(self) -> bool:
+        """Fed the data themselves (pair 1 and fine-tuning), so images can be deformed."""
+        return self.pair is None or self.pair == 0
+
+
+@dataclass
+class _Run:
+    """What every phase of one ``fit`` shares."""
+
+    schedule: PretrainSchedule
+    shape: tuple[int, int] | None  # of the images, when the schedule deforms them
+    rand: Any
+    generator: np.random.Generator
+    ckpt: Checkpoint | None
+    settings: dict
+    verbose: bool
 
 
 class StackedAutoencoder(ParamsMixin):
@@ -75,6 +106,19 @@ class StackedAutoencoder(ParamsMixin):
         ``"layerwise"``: per pair a list of (iteration, loss); ``"finetune"``:
         list of (iteration, loss); ``"seconds"``: wall time per phase.
     n_features_in_ : int
+
+    Notes
+    -----
+    Memory does not grow with n beyond per-sample outputs. Minibatches and
+    full-data passes read host rows as they go, so a ``numpy.memmap`` larger
+    than memory trains (and is only read, never written), with results bit for
+    bit those of the same data in memory. The per-sample output kept is the
+    input of each layer-wise pair after the first: the data through the trained
+    pairs below, computed once per pair in blocks and held for that pair's
+    training, an (n, h_{l-1}) array of ``dtype`` on the device (for the paper's
+    network at most n x 2000). It is kept, not recomputed per minibatch,
+    because running the frozen layers below for every batch would cost more
+    than the pair's own step.
     """
 
     def __init__(
@@ -154,16 +198,16 @@ class StackedAutoencoder(ParamsMixin):
         finetune_dropout: float = 0.0,
         shift: int = 0,
         image_shape: tuple[int, int] | None = None,
-        rotation: float = 0.0,
         gamma: float = 0.1,
         momentum_burnin: int = 0,
         bias_lr_mult: float = 1.0,
+        rotation: float = 0.0,
         verbose: bool = True,
         checkpoint: str | os.PathLike | None = None,
         checkpoint_every: int = 1000,
         resume: bool = False,
     ) -> StackedAutoencoder:
-        """Pretrain layer-wise, then fine-tune end to end.
+        """Pretrain layer-wise, then fine-tune end to end (the paper's section 3.2).
 
         Parameters
         ----------
@@ -171,50 +215,11 @@ class StackedAutoencoder(ParamsMixin):
             The data. A host NumPy array, ``numpy.memmap`` included, is never
             copied whole: each minibatch reads its rows and casts them to
             ``dtype`` on the fly (see Notes).
-        layerwise_iters : int
-            Iterations per layer pair (paper: 50,000); 0 skips layer-wise training.
-        finetune_iters : int
-            Iterations of end-to-end fine-tuning (paper: 100,000); 0 skips it.
-        batch_size : int
-            Paper: 256.
-        lr : float
-            Initial learning rate (paper: 0.1 with SGD).
-        lr_step : int or None
-            Iterations between drops of the learning rate by ``gamma`` (paper:
-            20,000); None keeps it constant.
-        momentum : float
-            SGD momentum (paper: 0.9); ignored by Adam.
-        optimizer : {"sgd", "adam"}
-        finetune_lr : float or None
-            Learning rate of fine-tuning; defaults to ``lr``.
-        finetune_dropout : float
-            Dropout rate on the input during fine-tuning, in [0, 1). The paper
-            fine-tunes without dropout (0); a positive rate keeps the deep
-            autoencoder denoising, which the ``fast`` preset uses because its
-            short schedule has no layer-wise (denoising) phase.
-        shift : int
-            Largest random shift, in pixels along each axis, applied image by
-            image to every minibatch of the phases that read the data itself
-            (the first layer-wise pair and fine-tuning;
-            :func:`decnp.augment.random_shift`). Not in the paper (0); the
-            ``fast`` preset uses 2.
-        image_shape : (int, int) or None
-            (height, width) of the images the rows of ``X`` flatten, for
-            ``shift`` and ``rotation``; None: square images.
-        rotation : float
-            Largest random rotation in degrees, in [0, 180], applied with
-            ``shift`` to the same minibatches (one bilinear resampling,
-            :func:`decnp.augment.random_augment`). Not in the paper (0); DEC
-            with data augmentation (Guo et al. 2018) uses 10.
-        gamma : float
-            Factor of each learning-rate drop.
-        momentum_burnin : int
-            SGD only: iterations at the start of every phase over which the
-            momentum ramps linearly from 0 up to ``momentum``. The paper does
-            not mention one (0); the authors' Caffe solver uses 1,000.
-        bias_lr_mult : float
-            SGD only: biases learn at this multiple of the learning rate. The
-            paper does not mention one (1); the authors' code uses 2.
+        layerwise_iters, finetune_iters, batch_size, lr, lr_step, momentum, optimizer, \
+finetune_lr, finetune_dropout, shift, image_shape, gamma, momentum_burnin, bias_lr_mult, rotation
+            The training schedule: the fields of
+            :class:`decnp.schedule.PretrainSchedule`, which documents each one;
+            the defaults are the paper's.
         verbose : bool
             Show a progress bar per phase.
         checkpoint : path-like or None
@@ -234,40 +239,41 @@ class StackedAutoencoder(ParamsMixin):
 
         Notes
         -----
-        Memory does not grow with n beyond per-sample outputs. Minibatches and
-        full-data passes read host rows as they go, so a ``numpy.memmap`` larger
-        than memory trains (and is only read, never written), with results bit
-        for bit those of the same data in memory. The per-sample output kept is
-        the input of each layer-wise pair after the first: the data through the
-        trained pairs below, computed once per pair in blocks and held for that
-        pair's training, an (n, h_{l-1}) array of ``dtype`` on the device (for the
-        paper's network at most n x 2000). It is kept, not recomputed per
-        minibatch, because running the frozen layers below for every batch
-        would cost more than the pair's own step.
+        See the class notes on memory: a ``numpy.memmap`` larger than memory trains.
         """
-        b = self._check_params()
-        check_scalar(layerwise_iters, "layerwise_iters", integer=True, low=0)
-        check_scalar(finetune_iters, "finetune_iters", integer=True, low=0)
-        check_scalar(batch_size, "batch_size", integer=True, low=1)
-        check_choice(optimizer, "optimizer", OPTIMIZERS)
-        finetune_lr = lr if finetune_lr is None else finetune_lr
-        check_scalar(finetune_lr, "finetune_lr", low=0.0, low_inclusive=False)
-        check_scalar(finetune_dropout, "finetune_dropout", low=0.0, high=1.0, high_inclusive=False)
-        check_scalar(shift, "shift", integer=True, low=0)
-        check_scalar(rotation, "rotation", low=0.0, high=180.0)
-        augmented = shift > 0 or rotation > 0
-        shape = image_shape_of(X.shape[1], image_shape) if augmented else None
-        check_scalar(momentum_burnin, "momentum_burnin", integer=True, low=0)
-        check_scalar(bias_lr_mult, "bias_lr_mult", low=0.0, low_inclusive=False)
-        if optimizer == "adam" and (momentum_burnin != 0 or bias_lr_mult != 1.0):
-            raise ValueError(
-                "momentum_burnin and bias_lr_mult are SGD options; use optimizer='sgd' "
-                "or leave them at 0 and 1.0"
-            )
-        make_opt = self._optimizer_factory(
-            optimizer, momentum, lr_step, gamma, momentum_burnin, bias_lr_mult
+        self._check_params()
+        schedule = PretrainSchedule(
+            layerwise_iters=layerwise_iters,
+            finetune_iters=finetune_iters,
+            batch_size=batch_size,
+            lr=lr,
+            lr_step=lr_step,
+            momentum=momentum,
+            optimizer=optimizer,
+            finetune_lr=finetune_lr,
+            finetune_dropout=finetune_dropout,
+            shift=shift,
+            image_shape=image_shape,
+            gamma=gamma,
+            momentum_burnin=momentum_burnin,
+            bias_lr_mult=bias_lr_mult,
+            rotation=rotation,
         )
-        make_opt([], lr)  # validates the other hyperparameters before any work
+        return self._fit(X, schedule, verbose, checkpoint, checkpoint_every, resume)
+
+    def _fit(
+        self,
+        X: Any,
+        schedule: PretrainSchedule,
+        verbose: bool = True,
+        checkpoint: str | os.PathLike | None = None,
+        checkpoint_every: int = 1000,
+        resume: bool = False,
+    ) -> StackedAutoencoder:
+        """:meth:`fit` with its schedule as one object (how :class:`decnp.DEC` calls it):
+        build the layers, then train phase by phase (continuing a checkpoint)."""
+        b = self._check_params()
+        shape = image_shape_of(X.shape[1], schedule.image_shape) if schedule.augmented else None
         ckpt = Checkpoint(checkpoint, checkpoint_every) if checkpoint is not None else None
         if resume and ckpt is None:
             raise ValueError("resume=True needs checkpoint, the path of the checkpoint file")
@@ -277,20 +283,33 @@ class StackedAutoencoder(ParamsMixin):
         # DEC passes Rows of data it has validated and scales; users pass arrays.
         X = X if isinstance(X, Rows) else self._rows(X)
         self.n_features_in_ = X.shape[1]
-        dtype = getattr(b.xp, self.dtype)
-        L = len(self.dims) - 1
+        phases = self._build(rand, schedule)
+        self.history_ = {"layerwise": [], "finetune": [], "seconds": {}}
+        settings = {
+            **self._meta(),
+            "n_samples": int(X.shape[0]),
+            "random_state": self.random_state if isinstance(self.random_state, int) else None,
+            "fit": schedule.settings(shape),
+        }
+        run = _Run(schedule, shape, rand, generator, ckpt, settings, verbose)
+        first, state = self._resume(run) if resume else (0, None)
+        for k in range(first, len(phases)):
+            self._train_phase(X, phases, k, run, state if k == first else None)
+        return self
+
+    def _build(self, rand: Any, schedule: PretrainSchedule) -> list[_Phase]:
+        """Draw the initial weights and list the phases that train them: one per
+        layer pair (encoder layer l and its decoder), then the deep autoencoder."""
+        dtype = getattr(self.backend_.xp, self.dtype)
+        dims, L = self.dims, len(self.dims) - 1
         enc_acts = ["relu"] * (L - 1) + ["linear"]
         dec_acts = ["linear"] + ["relu"] * (L - 1)  # dec_acts[l]: output of layer l+1 -> l
         encoders = [
-            Network.init(
-                rand, (self.dims[i], self.dims[i + 1]), [enc_acts[i]], self.init_std, dtype
-            )
+            Network.init(rand, (dims[i], dims[i + 1]), [enc_acts[i]], self.init_std, dtype)
             for i in range(L)
         ]
         decoders = [
-            Network.init(
-                rand, (self.dims[i + 1], self.dims[i]), [dec_acts[i]], self.init_std, dtype
-            )
+            Network.init(rand, (dims[i + 1], dims[i]), [dec_acts[i]], self.init_std, dtype)
             for i in range(L)
         ]
         self.encoder_ = Network(
@@ -300,146 +319,123 @@ class StackedAutoencoder(ParamsMixin):
             [wb for d in reversed(decoders) for wb in d.weights],
             [a for d in reversed(decoders) for a in d.activations],
         )
-        # One phase per layer pair, then fine-tuning: (name, network, dropout, iters, lr).
         phases = []
-        if layerwise_iters > 0:
+        if schedule.layerwise_iters > 0:
             for i in range(L):
                 pair = Network(
                     encoders[i].weights + decoders[i].weights, [enc_acts[i], dec_acts[i]]
                 )
+                # As in the authors' code, the raw data and the embedding are never dropped.
                 drop = [0.0 if i == 0 else self.dropout, 0.0 if i == L - 1 else self.dropout]
-                name = f"pretrain pair {i + 1}/{L} ({self.dims[i]}-{self.dims[i + 1]})"
-                phases.append((name, pair, drop, layerwise_iters, lr))
-        if finetune_iters > 0:
-            drop = [finetune_dropout] + [0.0] * (2 * L - 1)  # corrupt the input only
-            phases.append(("fine-tune", self._deep(), drop, finetune_iters, finetune_lr))
-        self.history_ = {"layerwise": [], "finetune": [], "seconds": {}}
-        settings = {
-            **self._meta(),
-            "n_samples": int(X.shape[0]),
-            "random_state": self.random_state if isinstance(self.random_state, int) else None,
-            "fit": [
-                layerwise_iters,
-                finetune_iters,
-                batch_size,
-                lr,
-                lr_step,
-                momentum,
-                optimizer,
-                finetune_lr,
-                gamma,
-                finetune_dropout,
-                shift,
-                None if shape is None else list(shape),  # as the JSON of a checkpoint reads back
-                momentum_burnin,
-                bias_lr_mult,
-                rotation,
-            ],
-        }
-        state = ckpt.load("StackedAutoencoder-checkpoint", settings) if resume else None
-        first = 0
-        if state is not None:
-            arrays, meta = state
-            live = (self.encoder_, self.decoder_)
-            self._set_weights(arrays, ckpt.path)  # checks every shape
-            for dst, src in zip(live[0].params + live[1].params, self.params_()):
-                dst[...] = src  # in place: the phases' networks share these arrays
-            self.encoder_, self.decoder_ = live
-            first = meta["phase"]
-            self.history_ = meta["history"]
-            set_generator_state(generator, meta["rng"])
+                name = f"pretrain pair {i + 1}/{L} ({dims[i]}-{dims[i + 1]})"
+                phases.append(_Phase(name, pair, drop, schedule.layerwise_iters, schedule.lr, i))
+        if schedule.finetune_iters > 0:
+            drop = [schedule.finetune_dropout] + [0.0] * (2 * L - 1)  # corrupt the input only
+            phases.append(
+                _Phase(
+                    "fine-tune", self._deep(), drop, schedule.finetune_iters, schedule.finetune_rate
+                )
+            )
+        return phases
 
-        for k in range(first, len(phases)):
-            name, net, drop, iters, phase_lr = phases[k]
+    def _resume(self, run: _Run) -> tuple[int, tuple | None]:
+        """Load ``run``'s checkpoint, if there is one, into the live weights; return
+        the phase to continue with and the checkpoint's (arrays, meta)."""
+        state = run.ckpt.load(_KIND, run.settings)
+        if state is None:
+            return 0, None
+        arrays, meta = state
+        live = (self.encoder_, self.decoder_)
+        self._set_weights(arrays, run.ckpt.path)  # checks every shape
+        for dst, src in zip(live[0].params + live[1].params, self.params_()):
+            dst[...] = src  # in place: the phases' networks share these arrays
+        self.encoder_, self.decoder_ = live
+        self.history_ = meta["history"]
+        set_generator_state(run.generator, meta["rng"])
+        return meta["phase"], state
+
+    def _train_phase(
+        self, X: Rows, phases: list[_Phase], k: int, run: _Run, state: tuple | None
+    ) -> None:
+        """Train phase ``k`` to its end, from ``state`` (a checkpoint's) when given."""
+        phase = phases[k]
+        h = X
+        if phase.pair is not None and phase.pair > 0:
             # A pair's input is the data through the pairs below it: deterministic, so
             # it is recomputed rather than saved; and computed once per pair, not per
             # minibatch, as running the frozen layers below for every batch would
             # cost more than the pair's own step (about 14 times for the paper's last
             # pair, 2000-10).
-            h = X
-            if name != "fine-tune" and k > 0:
-                below = Network(self.encoder_.weights[:k], self.encoder_.activations[:k])
-                h = Rows.of(_forward_in_batches(below, X))
-            opt = make_opt(net.params, phase_lr)
-            sampler = BatchSampler(X.shape[0], batch_size, rand)
-            log, start = [], 0
-            if state is not None and k == first:
-                arrays, meta = state
-                restore(opt, [arrays[f"opt{j}"] for j in range(len(opt.buffers))], meta["t"])
-                sampler.set_state(arrays["order"], meta["pos"])
-                log, start = [tuple(e) for e in meta["log"]], meta["t"]
+            below = Network(self.encoder_.weights[:k], self.encoder_.activations[:k])
+            h = Rows.of(_forward_in_batches(below, X))
+        opt = run.schedule.make_optimizer(phase.net.params, phase.lr)
+        sampler = BatchSampler(X.shape[0], run.schedule.batch_size, run.rand)
+        log, start = [], 0
+        if state is not None:
+            arrays, meta = state
+            restore(opt, [arrays[f"opt{j}"] for j in range(len(opt.buffers))], meta["t"])
+            sampler.set_state(arrays["order"], meta["pos"])
+            log, start = [tuple(e) for e in meta["log"]], meta["t"]
+        save = None if run.ckpt is None else partial(self._save, run, k, opt, sampler, log)
+        seconds = _train_reconstruction(
+            phase.net,
+            h,
+            phase.iters,
+            opt,
+            sampler,
+            phase.dropout,
+            run.rand,
+            phase.name,
+            run.verbose,
+            log,
+            start,
+            save,
+            0 if run.ckpt is None else run.ckpt.every,
+            augment=self._deformation(run) if phase.reads_data else None,
+        )
+        key = "finetune" if phase.pair is None else f"pair{k + 1}"
+        self.history_["seconds"][key] = self.history_["seconds"].get(key, 0.0) + seconds
+        if phase.pair is None:
+            self.history_["finetune"] = log
+        else:
+            self.history_["layerwise"].append(log)
+        if run.ckpt is not None and k + 1 < len(phases):  # the next phase, not yet begun
+            fresh = run.schedule.make_optimizer(phases[k + 1].net.params, phases[k + 1].lr)
+            self._save(run, k + 1, fresh, BatchSampler(1, 1, run.rand), [], 0)
 
-            def save(
-                t: int, k: int = k, opt: Any = opt, sampler: Any = sampler, log: list = log
-            ) -> None:
-                order, pos = sampler.state()
-                arrays = {**self._arrays(), "order": order}
-                arrays |= {f"opt{j}": to_numpy(v) for j, v in enumerate(opt.buffers)}
-                meta = {
-                    "phase": k,
-                    "t": t,
-                    "pos": pos,
-                    "log": log,
-                    "history": self.history_,
-                    "rng": generator_state(generator),
-                    "settings": settings,
-                }
-                ckpt.save("StackedAutoencoder-checkpoint", arrays, meta)
+    @staticmethod
+    def _deformation(run: _Run) -> Callable[[Any], Any] | None:
+        """The random deformation of the minibatches, if the schedule asks for one;
+        shifts alone take :func:`decnp.augment.random_shift`'s whole-pixel path."""
+        s = run.schedule
+        if not s.augmented:
+            return None
+        if s.rotation == 0:
+            return partial(random_shift, shift=s.shift, image_shape=run.shape, rand=run.rand)
+        return partial(
+            random_augment, shift=s.shift, rotation=s.rotation, image_shape=run.shape, rand=run.rand
+        )
 
-            seconds = _train_reconstruction(
-                net,
-                h,
-                iters,
-                opt,
-                sampler,
-                drop,
-                rand,
-                name,
-                verbose,
-                log,
-                start,
-                save if ckpt is not None else None,
-                ckpt.every if ckpt is not None else 0,
-                # Only phases fed the pixels themselves can deform them.
-                augment=(
-                    _deformation(shift, rotation, shape, rand)
-                    if augmented and (name == "fine-tune" or k == 0)
-                    else None
-                ),
-            )
-            key = "finetune" if name == "fine-tune" else f"pair{k + 1}"
-            self.history_["seconds"][key] = self.history_["seconds"].get(key, 0.0) + seconds
-            if name == "fine-tune":
-                self.history_["finetune"] = log
-            else:
-                self.history_["layerwise"].append(log)
-            if ckpt is not None and k + 1 < len(phases):  # the next phase, not yet begun
-                fresh = make_opt(phases[k + 1][1].params, phases[k + 1][4])
-                save(0, k=k + 1, opt=fresh, sampler=BatchSampler(1, 1, rand), log=[])
-        return self
+    def _save(self, run: _Run, k: int, opt: Any, sampler: BatchSampler, log: list, t: int) -> None:
+        """Checkpoint the weights and phase ``k``'s solver, batch order and log after
+        ``t`` of its iterations."""
+        order, pos = sampler.state()
+        arrays = {**self._arrays(), "order": order}
+        arrays |= {f"opt{j}": to_numpy(v) for j, v in enumerate(opt.buffers)}
+        meta = {
+            "phase": k,
+            "t": t,
+            "pos": pos,
+            "log": log,
+            "history": self.history_,
+            "rng": generator_state(run.generator),
+            "settings": run.settings,
+        }
+        run.ckpt.save(_KIND, arrays, meta)
 
     def params_(self) -> list[Any]:
         """Encoder then decoder parameters, as one flat list."""
         return self.encoder_.params + self.decoder_.params
-
-    @staticmethod
-    def _optimizer_factory(
-        name: str,
-        momentum: float,
-        lr_step: int | None,
-        gamma: float,
-        momentum_burnin: int,
-        bias_lr_mult: float,
-    ):
-        def make(params: list, lr: float):
-            if name == "adam":
-                return Adam(params, lr=lr, lr_step=lr_step, gamma=gamma)
-            # A network's params alternate weight, bias (Network.params).
-            lr_mult = [1.0 if j % 2 == 0 else bias_lr_mult for j in range(len(params))]
-            # Positional, in SGD's own order and names.
-            return SGD(params, lr, momentum, lr_step, gamma, momentum_burnin, lr_mult)
-
-        return make
 
     def _deep(self) -> Network:
         """Encoder and decoder as one network sharing their parameter arrays."""
@@ -596,18 +592,6 @@ def _train_reconstruction(
                 progress.close()
                 raise KeyboardInterrupt(f"{phase} interrupted after iteration {done}")
     return progress.close()
-
-
-def _deformation(
-    shift: int, rotation: float, image_shape: tuple[int, int], rand: Any
-) -> Callable[[Any], Any]:
-    """The random deformation of pretraining minibatches; shifts alone take
-    :func:`decnp.augment.random_shift`'s whole-pixel path."""
-    if rotation == 0:
-        return partial(random_shift, shift=shift, image_shape=image_shape, rand=rand)
-    return partial(
-        random_augment, shift=shift, rotation=rotation, image_shape=image_shape, rand=rand
-    )
 
 
 def _forward_in_batches(net: Network, X: Any, batch_size: int = 4096) -> Any:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numbers
 import os
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,7 @@ from .objective import _kernel, _kl, _kl_gradients, _target, soft_assignment
 from .optim import SGD, restore
 from .persistence import file_kind, load_arrays, save_arrays
 from .progress import Progress
+from .schedule import PretrainSchedule
 from .training import BatchSampler, Rows, TrainingDivergedError, check_loss, map_blocks
 from .validation import (
     check_array,
@@ -45,6 +47,35 @@ from .validation import (
 )
 
 _KIND = "DEC-checkpoint"
+
+
+@dataclass
+class _Run:
+    """What the steps of one ``DEC.fit`` share."""
+
+    rng: np.random.Generator  # k-means and clustering draw from it
+    ae_rng: np.random.Generator  # pretraining's own stream
+    ckpt: Checkpoint | None
+    settings: dict
+    saved: tuple | None = None  # (arrays, meta) of the DEC checkpoint continued
+    ae: StackedAutoencoder | None = None
+
+    @property
+    def path(self) -> Any:
+        return None if self.ckpt is None else self.ckpt.path
+
+
+@dataclass
+class _ClusterState:
+    """The clustering phase's moving parts between iterations."""
+
+    opt: SGD  # over the encoder's parameters (with backprop) and μ, last
+    sampler: BatchSampler
+    rand: Any  # the minibatches' random draws (augmentation)
+    p: Any = None  # the target P, (n, k), held between updates
+    labels: np.ndarray | None = None  # argmax_j q_ij at the last update
+    previous: np.ndarray | None = None  # ... and at the one before
+    t: int = 0  # iterations done
 
 
 class DEC(ParamsMixin):
@@ -157,6 +188,27 @@ class DEC(ParamsMixin):
     seconds_ : dict
         Wall time of each phase.
     n_features_in_ : int
+
+    See Also
+    --------
+    decnp.presets.preset : named schedules, ready to unpack into ``DEC(...)``.
+
+    Notes
+    -----
+    The defaults are the paper's schedule (the ``paper`` preset): about 1.5
+    hours on 70,000 MNIST digits on a 2-core CPU. ``decnp.presets.PRESETS``
+    names shorter ones: ``fast`` (about 4 minutes there), ``fast70k`` (about 12
+    minutes, 93% on all 70,000 digits), ``paper_mnist`` (the paper's schedule
+    with the authors' pixel scaling), and the DEC-DA schedules with ``augment``
+    (``decnp.presets.SUMMARIES`` says what each does and takes).
+
+    Examples
+    --------
+    >>> import decnp
+    >>> X, y = decnp.datasets.load_mnist("test")  # doctest: +SKIP
+    >>> model = decnp.DEC(n_clusters=10, random_state=0, **decnp.presets.preset("fast"))
+    >>> model.fit(X)  # doctest: +SKIP
+    >>> decnp.metrics.cluster_accuracy(y, model.labels_)  # doctest: +SKIP
     """
 
     def __init__(
@@ -226,6 +278,7 @@ class DEC(ParamsMixin):
         self.checkpoint_every = checkpoint_every
 
     def _check_params(self, n_samples: int) -> None:
+        """Refuse a parameter out of range or of the wrong type, naming it."""
         check_scalar(self.n_clusters, "n_clusters", integer=True, low=2)
         if self.n_clusters > n_samples:
             raise ValueError(
@@ -248,37 +301,7 @@ class DEC(ParamsMixin):
                 f"scale must be 'unit_energy', None or a number > 0, got {self.scale!r}"
             )
         if self.autoencoder is None:
-            dims = self.hidden_dims
-            if not isinstance(dims, (tuple, list)) or len(dims) < 1:
-                raise ValueError(f"hidden_dims must be a non-empty sequence, got {dims!r}")
-            for d in dims:
-                check_scalar(d, "hidden_dims entries", integer=True, low=1)
-            check_scalar(self.pretrain_iters, "pretrain_iters", integer=True, low=0)
-            check_scalar(self.finetune_iters, "finetune_iters", integer=True, low=0)
-            check_scalar(self.pretrain_lr, "pretrain_lr", low=0.0, low_inclusive=False)
-            if self.finetune_lr is not None:
-                check_scalar(self.finetune_lr, "finetune_lr", low=0.0, low_inclusive=False)
-            if self.pretrain_lr_step is not None:
-                check_scalar(self.pretrain_lr_step, "pretrain_lr_step", integer=True, low=1)
-            check_choice(self.pretrain_optimizer, "pretrain_optimizer", ("sgd", "adam"))
-            check_scalar(self.dropout, "dropout", low=0.0, high=1.0, high_inclusive=False)
-            check_scalar(
-                self.finetune_dropout, "finetune_dropout", low=0.0, high=1.0, high_inclusive=False
-            )
-            check_init_std(self.init_std)
-            check_scalar(self.pretrain_shift, "pretrain_shift", integer=True, low=0)
-            check_scalar(
-                self.pretrain_momentum_burnin, "pretrain_momentum_burnin", integer=True, low=0
-            )
-            check_scalar(
-                self.pretrain_bias_lr_mult, "pretrain_bias_lr_mult", low=0.0, low_inclusive=False
-            )
-            plain_sgd = self.pretrain_momentum_burnin == 0 and self.pretrain_bias_lr_mult == 1.0
-            if self.pretrain_optimizer == "adam" and not plain_sgd:
-                raise ValueError(
-                    "pretrain_momentum_burnin and pretrain_bias_lr_mult are SGD options; use "
-                    "pretrain_optimizer='sgd' or leave them at 0 and 1.0"
-                )
+            self._check_pretrain_params()
         check_choice(self.backprop, "backprop", (True, False))
         if self.augment is not None and not isinstance(self.augment, (dict, Augmentation)):
             raise TypeError(
@@ -296,6 +319,38 @@ class DEC(ParamsMixin):
                     f"{type(self.autoencoder).__name__}"
                 )
             self.autoencoder._check_fitted()
+
+    def _check_pretrain_params(self) -> None:
+        """The parameters of pretraining, checked when DEC pretrains its own autoencoder."""
+        dims = self.hidden_dims
+        if not isinstance(dims, (tuple, list)) or len(dims) < 1:
+            raise ValueError(f"hidden_dims must be a non-empty sequence, got {dims!r}")
+        for d in dims:
+            check_scalar(d, "hidden_dims entries", integer=True, low=1)
+        check_scalar(self.pretrain_iters, "pretrain_iters", integer=True, low=0)
+        check_scalar(self.finetune_iters, "finetune_iters", integer=True, low=0)
+        check_scalar(self.pretrain_lr, "pretrain_lr", low=0.0, low_inclusive=False)
+        if self.finetune_lr is not None:
+            check_scalar(self.finetune_lr, "finetune_lr", low=0.0, low_inclusive=False)
+        if self.pretrain_lr_step is not None:
+            check_scalar(self.pretrain_lr_step, "pretrain_lr_step", integer=True, low=1)
+        check_choice(self.pretrain_optimizer, "pretrain_optimizer", ("sgd", "adam"))
+        check_scalar(self.dropout, "dropout", low=0.0, high=1.0, high_inclusive=False)
+        check_scalar(
+            self.finetune_dropout, "finetune_dropout", low=0.0, high=1.0, high_inclusive=False
+        )
+        check_init_std(self.init_std)
+        check_scalar(self.pretrain_shift, "pretrain_shift", integer=True, low=0)
+        check_scalar(self.pretrain_momentum_burnin, "pretrain_momentum_burnin", integer=True, low=0)
+        check_scalar(
+            self.pretrain_bias_lr_mult, "pretrain_bias_lr_mult", low=0.0, low_inclusive=False
+        )
+        plain_sgd = self.pretrain_momentum_burnin == 0 and self.pretrain_bias_lr_mult == 1.0
+        if self.pretrain_optimizer == "adam" and not plain_sgd:
+            raise ValueError(
+                "pretrain_momentum_burnin and pretrain_bias_lr_mult are SGD options; use "
+                "pretrain_optimizer='sgd' or leave them at 0 and 1.0"
+            )
 
     # -- fitting ------------------------------------------------------------
 
@@ -324,6 +379,23 @@ class DEC(ParamsMixin):
         -------
         self
         """
+        X, y, augment = self._validate(X, y)
+        run = self._start(X, resume)
+        # 1. Pretraining: the stacked autoencoder (section 3.2).
+        ae = self._pretrained_autoencoder(X, run, augment, resume)
+        # 2. The embedding z_i = f_θ(x_i), by a copy of the encoder that clustering trains.
+        rows, z = self._embed_data(X, ae)
+        # 3. The initial centres μ_j: k-means on the embedding.
+        mu = self._initial_centres(z, run)
+        # 4. Clustering: descend KL(P ‖ Q) until under tol of the labels change (section 3.1).
+        self._cluster(rows, z, mu, y, run, augment)
+        self.cluster_centers_ = to_numpy(mu)
+        self._mu = mu
+        self.labels_ = self._predict_device(rows)
+        return self
+
+    def _validate(self, X: Any, y: Any) -> tuple[Any, Any, Augmentation | None]:
+        """Check the data and the parameters before any work; resolve ``augment``."""
         X = check_array(X, "X")
         if y is not None:
             y = check_array(y, "y", ndim=1)
@@ -342,6 +414,14 @@ class DEC(ParamsMixin):
                 ) from None
         augment = Augmentation.from_param(self.augment, X.shape[1])
         get_backend(self.device)  # an unknown device fails before any work
+        ae = self.autoencoder
+        if ae is not None and ae.dims[0] != X.shape[1]:
+            raise ValueError(f"autoencoder expects {ae.dims[0]} features but X has {X.shape[1]}")
+        return X, y, augment
+
+    def _start(self, X: Any, resume: bool) -> _Run:
+        """The random streams, the input scale and the checkpoint of this run,
+        restored from the checkpoint when one is continued."""
         ckpt = None
         if self.checkpoint is not None:
             ckpt = Checkpoint(self.checkpoint, self.checkpoint_every)
@@ -357,19 +437,22 @@ class DEC(ParamsMixin):
             self.scale_ = 1.0 if self.scale is None else float(self.scale)
         self.seconds_ = {}
         settings = {**self._settings(), "n_samples": X.shape[0], "n_features": X.shape[1]}
-        saved = None
+        run = _Run(rng, ae_rng, ckpt, settings)
         if resume and file_kind(ckpt.path) == _KIND:
-            saved = ckpt.load(_KIND, settings)
-            arrays, meta = saved
-            set_generator_state(rng, meta["rng"])
-            self.seconds_ = meta["seconds"]
+            run.saved = ckpt.load(_KIND, settings)
+            set_generator_state(rng, run.saved[1]["rng"])
+            self.seconds_ = run.saved[1]["seconds"]
+        return run
 
+    def _pretrained_autoencoder(
+        self, X: Any, run: _Run, augment: Augmentation | None, resume: bool
+    ) -> StackedAutoencoder:
+        """The autoencoder given, the one in the checkpoint, or a new one pretrained."""
         ae = self.autoencoder
-        if ae is not None and ae.dims[0] != X.shape[1]:
-            raise ValueError(f"autoencoder expects {ae.dims[0]} features but X has {X.shape[1]}")
-        if ae is None and saved is not None:
+        if ae is None and run.saved is not None:
+            arrays, meta = run.saved
             ae = StackedAutoencoder._from_meta(meta["autoencoder"], self.device)
-            ae._set_weights({k[3:]: v for k, v in arrays.items() if k.startswith("ae_")}, ckpt.path)
+            ae._set_weights({k[3:]: v for k, v in arrays.items() if k.startswith("ae_")}, run.path)
         elif ae is None:
             start = time.perf_counter()
             ae = StackedAutoencoder(
@@ -377,31 +460,41 @@ class DEC(ParamsMixin):
                 dropout=self.dropout,
                 init_std=self.init_std,
                 device=self.device,
-                random_state=ae_rng,
+                random_state=run.ae_rng,
             )
-            ae.fit(
+            ae._fit(
                 Rows(X, get_backend(self.device), ae.dtype, self.scale_),
-                layerwise_iters=self.pretrain_iters,
-                finetune_iters=self.finetune_iters,
-                batch_size=self.batch_size,
-                lr=self.pretrain_lr,
-                lr_step=self.pretrain_lr_step,
-                optimizer=self.pretrain_optimizer,
-                finetune_lr=self.finetune_lr,
-                finetune_dropout=self.finetune_dropout,
-                shift=self.pretrain_shift if augment is None else augment.shift,
-                rotation=0.0 if augment is None else augment.rotation,
-                image_shape=None if augment is None else augment.image_shape,
-                momentum_burnin=self.pretrain_momentum_burnin,
-                bias_lr_mult=self.pretrain_bias_lr_mult,
-                verbose=self.verbose,
-                checkpoint=None if ckpt is None else ckpt.path,
-                checkpoint_every=0 if ckpt is None else ckpt.every,
-                resume=resume,
+                self._pretrain_schedule(augment),
+                self.verbose,
+                None if run.ckpt is None else run.ckpt.path,
+                0 if run.ckpt is None else run.ckpt.every,
+                resume,
             )
             self.seconds_["pretrain"] = time.perf_counter() - start
-        self.autoencoder_ = ae
+        self.autoencoder_ = run.ae = ae
         self.backend_ = ae.backend_
+        return ae
+
+    def _pretrain_schedule(self, augment: Augmentation | None) -> PretrainSchedule:
+        """The ``pretrain_*`` parameters (and ``augment``'s deformations) as one schedule."""
+        return PretrainSchedule(
+            layerwise_iters=self.pretrain_iters,
+            finetune_iters=self.finetune_iters,
+            batch_size=self.batch_size,
+            lr=self.pretrain_lr,
+            lr_step=self.pretrain_lr_step,
+            optimizer=self.pretrain_optimizer,
+            finetune_lr=self.finetune_lr,
+            finetune_dropout=self.finetune_dropout,
+            shift=self.pretrain_shift if augment is None else augment.shift,
+            image_shape=None if augment is None else augment.image_shape,
+            momentum_burnin=self.pretrain_momentum_burnin,
+            bias_lr_mult=self.pretrain_bias_lr_mult,
+            rotation=0.0 if augment is None else augment.rotation,
+        )
+
+    def _embed_data(self, X: Any, ae: StackedAutoencoder) -> tuple[Rows, Any]:
+        """Copy the autoencoder's encoder into ``encoder_`` and embed every row of X."""
         xp = self.backend_.xp
         # Clustering changes the encoder: work on a copy, the autoencoder stays as given.
         self.encoder_ = Network(
@@ -417,41 +510,44 @@ class DEC(ParamsMixin):
                 "pretraining: the embedding collapsed (every sample maps to the same z); "
                 "lower the pretraining learning rate (pretrain_lr)"
             )
+        return rows, z
 
-        def save(stage: str, t: int = 0, extra: dict | None = None, extra_meta: dict | None = None):
-            arrays = (
-                {}
-                if self.autoencoder is not None
-                else {f"ae_{k}": v for k, v in ae._arrays().items()}
-            )
-            meta = {
-                "stage": stage,
-                "t": t,
-                "rng": generator_state(rng),
-                "settings": settings,
-                "seconds": self.seconds_,
-                "autoencoder": ae._meta(),
-            }
-            ckpt.save(_KIND, arrays | (extra or {}), meta | (extra_meta or {}))
+    def _initial_centres(self, z: Any, run: _Run) -> Any:
+        """μ_j from k-means on z (or from the checkpoint of a clustering under way)."""
+        if run.saved is not None and run.saved[1]["stage"] == "cluster":
+            return self.backend_.asarray(run.saved[0]["mu"], self.autoencoder_.dtype)
+        if run.ckpt is not None and run.saved is None:
+            self._save(run, "pretrained")  # k-means and clustering can restart from here
+        progress = Progress(1, "k-means", enabled=self.verbose)
+        mu, _, _ = kmeans(z, self.n_clusters, n_init=self.n_init, random_state=run.rng)
+        progress.update(1)
+        self.seconds_["kmeans"] = progress.close()
+        run.saved = None  # a "pretrained" checkpoint is used up
+        return mu
 
-        if saved is not None and meta["stage"] == "cluster":
-            mu = self.backend_.asarray(arrays["mu"], ae.dtype)
-        else:
-            if ckpt is not None and saved is None:
-                save("pretrained")  # k-means and clustering can restart from here
-            progress = Progress(1, "k-means", enabled=self.verbose)
-            mu, _, _ = kmeans(z, self.n_clusters, n_init=self.n_init, random_state=rng)
-            progress.update(1)
-            self.seconds_["kmeans"] = progress.close()
-            saved = None
-
-        start = time.perf_counter()
-        self._cluster(rows, z, mu, y, rng, augment, saved, save if ckpt is not None else None)
-        self.seconds_["cluster"] = self.seconds_.get("cluster", 0.0) + time.perf_counter() - start
-        self.cluster_centers_ = to_numpy(mu)
-        self._mu = mu
-        self.labels_ = self._predict_device(rows)
-        return self
+    def _save(
+        self,
+        run: _Run,
+        stage: str,
+        t: int = 0,
+        arrays: dict | None = None,
+        meta: dict | None = None,
+    ) -> None:
+        """Checkpoint the run at ``stage`` ("pretrained" or "cluster", after ``t``
+        clustering iterations) with the stage's own ``arrays`` and ``meta``."""
+        ae = run.ae
+        own = (
+            {} if self.autoencoder is not None else {f"ae_{k}": v for k, v in ae._arrays().items()}
+        )
+        record = {
+            "stage": stage,
+            "t": t,
+            "rng": generator_state(run.rng),
+            "settings": run.settings,
+            "seconds": self.seconds_,
+            "autoencoder": ae._meta(),
+        }
+        run.ckpt.save(_KIND, own | (arrays or {}), record | (meta or {}))
 
     def _settings(self) -> dict:
         """The parameters that decide the result, for checking a checkpoint fits the run."""
@@ -464,108 +560,131 @@ class DEC(ParamsMixin):
         return out
 
     def _cluster(
-        self,
-        rows: Rows,
-        z: Any,
-        mu: Any,
-        y: Any,
-        rng: np.random.Generator,
-        augment: Augmentation | None,
-        saved: tuple | None,
-        save: Any,
+        self, rows: Rows, z: Any, mu: Any, y: Any, run: _Run, augment: Augmentation | None
     ) -> None:
-        """The clustering phase: SGD on KL(P || Q), P refreshed over all the data.
+        """The clustering phase: SGD on KL(P ‖ Q), P refreshed over all the data.
 
-        Updates ``self.encoder_`` (with backprop) and ``mu`` in place. ``saved`` is a
-        checkpoint's (arrays, meta) to continue from; ``save(stage, t, arrays,
-        meta)`` writes one.
+        Every ``update_interval`` iterations the target P is recomputed from the
+        whole data set (:meth:`_update_target`), and the run stops once fewer
+        than ``tol`` of the labels changed since the previous update; in
+        between, each iteration is one minibatch step (:meth:`_step`). Updates
+        ``self.encoder_`` (with backprop) and ``mu`` in place.
         """
-        xp = self.backend_.xp
-        rand = self.backend_.random(rng)
-        n = rows.shape[0]
-        params = (self.encoder_.params if self.backprop else []) + [mu]
-        opt = SGD(params, lr=self.lr, momentum=self.momentum)
-        sampler = BatchSampler(n, self.batch_size, rand)
-        self.history_ = []
-        previous, p, t = None, None, 0
-        if saved is not None:
-            arrays, meta = saved
-            for i, (w, b) in enumerate(self.encoder_.weights):
-                w[...] = self.backend_.asarray(arrays[f"enc_W{i}"], w.dtype)
-                b[...] = self.backend_.asarray(arrays[f"enc_b{i}"], b.dtype)
-            restore(opt, [arrays[f"opt{j}"] for j in range(len(opt.buffers))], meta["t"])
-            sampler.set_state(arrays["order"], meta["pos"])
-            p = self.backend_.asarray(arrays["p"], mu.dtype)
-            previous = arrays["previous"] if arrays["previous"].size else None
-            self.history_, t = meta["history"], meta["t"]
-        progress = Progress(max(self.max_iter, 1), "clustering", enabled=self.verbose, initial=t)
-
-        def checkpoint(t: int) -> None:
-            order, pos = sampler.state()
-            arrays = {"mu": to_numpy(mu), "p": to_numpy(p), "order": order}
-            arrays["previous"] = np.zeros(0, np.int64) if previous is None else previous
-            arrays |= {f"opt{j}": to_numpy(v) for j, v in enumerate(opt.buffers)}
-            for i, (w, b) in enumerate(self.encoder_.weights):
-                arrays[f"enc_W{i}"], arrays[f"enc_b{i}"] = to_numpy(w), to_numpy(b)
-            save("cluster", t, arrays, {"pos": pos, "history": self.history_})
-
+        start = time.perf_counter()
+        state = self._clustering_state(rows, mu, run)
+        progress = Progress(
+            max(self.max_iter, 1), "clustering", enabled=self.verbose, initial=state.t
+        )
         with InterruptGuard() as guard:
             while True:
-                if t % self.update_interval == 0 or t == self.max_iter:
-                    if self.backprop and t > 0:
+                if state.t % self.update_interval == 0 or state.t == self.max_iter:
+                    if self.backprop and state.t > 0:
                         z = _forward_in_batches(self.encoder_, rows)
-                    # Unchecked maths: a diverged run must reach check_loss below and
-                    # be reported as such, not as "z contains NaN".
-                    # In blocks: the kernel's (rows, k, d) temporaries would be the
-                    # largest arrays of the whole run if made for all n at once.
-                    q = map_blocks(lambda zb: _kernel(zb, mu, self.alpha)[0], z)
-                    p = _target(q)
-                    labels = to_numpy(xp.argmax(q, axis=1))
-                    entry = {
-                        "iteration": t,
-                        "loss": check_loss(float(_kl(p, q)), "clustering", t),
-                    }
-                    if previous is not None:
-                        entry["delta"] = float(np.mean(labels != previous))
-                    if y is not None:
-                        entry["acc"] = metrics.cluster_accuracy(y, labels)
-                        entry["nmi"] = metrics.nmi(y, labels)
-                        entry["ari"] = metrics.ari(y, labels)
-                    self.history_.append(entry)
-                    shown = {k: v for k, v in entry.items() if k != "iteration"}
-                    progress.update(t - progress.done, **shown)
-                    if t == self.max_iter or entry.get("delta", 1.0) < self.tol:
+                    entry = self._update_target(z, mu, y, state)
+                    progress.update(state.t - progress.done, **entry)
+                    if state.t == self.max_iter or entry.get("delta", 1.0) < self.tol:
                         break
-                    previous = labels
-                idx = sampler.next()
-                p_batch = xp.take(p, idx, axis=0)
-                if augment is not None:
-                    # DEC-DA: the clean data's target for the augmented images' q.
-                    z_batch, cache = self.encoder_.forward(augment(rows.take(idx), rand))
-                elif self.backprop:
-                    z_batch, cache = self.encoder_.forward(rows.take(idx))
-                else:
-                    z_batch = xp.take(z, idx, axis=0)
-                dz, dmu, _ = _kl_gradients(z_batch, mu, p_batch, self.alpha)
-                # Descend the batch mean of L, so the learning rate does not depend
-                # on the batch size (the paper's Caffe loss layer normalises by it).
-                scale = 1.0 / z_batch.shape[0]
-                opt.update(len(params) - 1, dmu * scale)
-                if self.backprop:
-                    self.encoder_.backward_sgd(dz * scale, cache, opt)
-                opt.tick()
-                t += 1
-                if save is not None and (
-                    guard.pending or (self.checkpoint_every > 0 and t % self.checkpoint_every == 0)
-                ):
+                    state.previous = state.labels
+                self._step(rows, z, mu, state, augment)
+                state.t += 1
+                due = self.checkpoint_every > 0 and state.t % self.checkpoint_every == 0
+                if run.ckpt is not None and (guard.pending or due):
                     # The weights must be finite before they replace a good checkpoint.
-                    check_loss(sum(float(xp.sum(w)) for w in params), "clustering", t)
-                    checkpoint(t)
+                    check_loss(
+                        sum(float(self.backend_.xp.sum(w)) for w in state.opt.params),
+                        "clustering",
+                        state.t,
+                    )
+                    self._save(run, "cluster", state.t, *self._clustering_arrays(mu, state))
                 if guard.pending:
                     progress.close()
-                    raise KeyboardInterrupt(f"clustering interrupted after iteration {t}")
-        self.n_iter_ = t
+                    raise KeyboardInterrupt(f"clustering interrupted after iteration {state.t}")
+        self.n_iter_ = state.t
         progress.close()
+        self.seconds_["cluster"] = self.seconds_.get("cluster", 0.0) + time.perf_counter() - start
+
+    def _clustering_state(self, rows: Rows, mu: Any, run: _Run) -> _ClusterState:
+        """A fresh solver and batch order for the clustering phase, or those of the
+        checkpoint continued (with the encoder's weights, P, the labels and history_)."""
+        params = (self.encoder_.params if self.backprop else []) + [mu]
+        rand = self.backend_.random(run.rng)
+        state = _ClusterState(
+            SGD(params, lr=self.lr, momentum=self.momentum),
+            BatchSampler(rows.shape[0], self.batch_size, rand),
+            rand,
+        )
+        self.history_ = []
+        if run.saved is None:
+            return state
+        arrays, meta = run.saved
+        for i, (w, b) in enumerate(self.encoder_.weights):
+            w[...] = self.backend_.asarray(arrays[f"enc_W{i}"], w.dtype)
+            b[...] = self.backend_.asarray(arrays[f"enc_b{i}"], b.dtype)
+        opt = state.opt
+        restore(opt, [arrays[f"opt{j}"] for j in range(len(opt.buffers))], meta["t"])
+        state.sampler.set_state(arrays["order"], meta["pos"])
+        state.p = self.backend_.asarray(arrays["p"], mu.dtype)
+        state.previous = arrays["previous"] if arrays["previous"].size else None
+        self.history_, state.t = meta["history"], meta["t"]
+        return state
+
+    def _update_target(self, z: Any, mu: Any, y: Any, state: _ClusterState) -> dict[str, Any]:
+        """Recompute q_ij and the target p_ij over all the data (eqs. 1-3); log the
+        loss, the fraction of labels changed and, given ``y``, the scores."""
+        xp = self.backend_.xp
+        # Unchecked maths: a diverged run must reach check_loss below and be
+        # reported as such, not as "z contains NaN". In blocks: the kernel's
+        # (rows, k, d) temporaries would be the largest arrays of the whole run
+        # if made for all n at once.
+        q = map_blocks(lambda zb: _kernel(zb, mu, self.alpha)[0], z)
+        state.p = _target(q)
+        state.labels = to_numpy(xp.argmax(q, axis=1))
+        t = state.t
+        entry = {"iteration": t, "loss": check_loss(float(_kl(state.p, q)), "clustering", t)}
+        if state.previous is not None:
+            entry["delta"] = float(np.mean(state.labels != state.previous))
+        if y is not None:
+            entry["acc"] = metrics.cluster_accuracy(y, state.labels)
+            entry["nmi"] = metrics.nmi(y, state.labels)
+            entry["ari"] = metrics.ari(y, state.labels)
+        self.history_.append(entry)
+        return {k: v for k, v in entry.items() if k != "iteration"}
+
+    def _step(
+        self, rows: Rows, z: Any, mu: Any, state: _ClusterState, augment: Augmentation | None
+    ) -> None:
+        """One minibatch step on L = KL(P ‖ Q): gradients of eqs. 4-5 for z_i and
+        μ_j, back-propagated into the encoder, then SGD with momentum."""
+        xp = self.backend_.xp
+        idx = state.sampler.next()
+        p_batch = xp.take(state.p, idx, axis=0)
+        if augment is not None:
+            # DEC-DA: the clean data's target for the augmented images' q.
+            z_batch, cache = self.encoder_.forward(augment(rows.take(idx), state.rand))
+        elif self.backprop:
+            z_batch, cache = self.encoder_.forward(rows.take(idx))
+        else:
+            z_batch = xp.take(z, idx, axis=0)
+        dz, dmu, _ = _kl_gradients(z_batch, mu, p_batch, self.alpha)
+        # Descend the batch mean of L, so the learning rate does not depend on the
+        # batch size (the paper's Caffe loss layer normalises by it).
+        scale = 1.0 / z_batch.shape[0]
+        opt = state.opt
+        opt.update(len(opt.params) - 1, dmu * scale)
+        if self.backprop:
+            self.encoder_.backward_sgd(dz * scale, cache, opt)
+        opt.tick()
+
+    def _clustering_arrays(self, mu: Any, state: _ClusterState) -> tuple[dict, dict]:
+        """What a clustering checkpoint holds beyond the autoencoder: (arrays, meta)."""
+        order, pos = state.sampler.state()
+        arrays = {"mu": to_numpy(mu), "p": to_numpy(state.p), "order": order}
+        previous = state.previous
+        arrays["previous"] = np.zeros(0, np.int64) if previous is None else previous
+        arrays |= {f"opt{j}": to_numpy(v) for j, v in enumerate(state.opt.buffers)}
+        for i, (w, b) in enumerate(self.encoder_.weights):
+            arrays[f"enc_W{i}"], arrays[f"enc_b{i}"] = to_numpy(w), to_numpy(b)
+        return arrays, {"pos": pos, "history": self.history_}
 
     # -- inference ----------------------------------------------------------
 

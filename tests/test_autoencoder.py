@@ -369,7 +369,7 @@ def test_bias_lr_mult_doubles_the_first_bias_step_and_leaves_weights(X):
 
 
 def test_momentum_burnin_and_bias_lr_mult_reach_every_phase(X, monkeypatch):
-    import decnp.autoencoder as module
+    import decnp.schedule as module  # where each phase's optimizer is made
 
     made = []
 
