@@ -50,6 +50,12 @@ _PAPER: dict[str, Any] = {
     "n_init": 20,
 }
 
+#: The deformations of DEC with data augmentation (Guo et al. 2018): random
+#: shifts of up to 2 pixels each way and rotations of up to 10 degrees, in
+#: pretraining and in every clustering step (``DEC(augment=...)``; ``decnp fit
+#: --augment`` with a preset that has none).
+AUGMENT: dict[str, Any] = {"shift": 2, "rotation": 10.0}
+
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": _PAPER,
     "paper_mnist": {

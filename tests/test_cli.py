@@ -17,6 +17,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+import decnp.augment
 import decnp.datasets
 import decnp.plots
 import decnp.presets
@@ -208,7 +209,71 @@ def test_own_data_are_not_shifted_unless_asked(tmp_path, capsys, monkeypatch):
     _write_blobs(data, 10)
     capsys.readouterr()
     assert main([*base, "--shift", "1", "--out", str(tmp_path / "bad")]) == 2
-    assert "needs square images, but X has 10 features" in capsys.readouterr().err
+    err = capsys.readouterr().err.splitlines()  # the data's size, then one error line
+    assert err[-1].startswith("decnp fit: error: --shift without --augment needs images")
+    assert "10 features" in err[-1] and len(err) == 2
+
+
+def test_augment_deforms_images_in_both_phases_on_own_data(tmp_path, capsys, monkeypatch):
+    spy = []
+    original = decnp.augment.Augmentation.__call__
+
+    def counted(self, x, rand):  # the clustering phase's deformations
+        spy.append(self)
+        return original(self, x, rand)
+
+    monkeypatch.setattr(decnp.augment.Augmentation, "__call__", counted)
+    data = tmp_path / "d.npz"
+    _write_blobs(data, 16)  # rows of 4 x 4 "images"
+    base = ["fit", "--data", str(data), "--clusters", "4", "--quiet"]
+    assert main([*base, "--out", str(tmp_path / "plain")]) == 0
+    assert spy == []
+    out = capsys.readouterr().out
+    assert main([*base, "--augment", "--shift", "1", "--out", str(tmp_path / "da")]) == 0
+    out = capsys.readouterr().out
+    assert re.match(r"acc \d\.\d{4}, nmi \d\.\d{4}, ari -?\d\.\d{4}, ", out)
+    metrics = json.loads((tmp_path / "da" / "metrics.json").read_text())
+    want = {**decnp.presets.AUGMENT, "shift": 1, "image_shape": None}
+    assert metrics["augment"] == {k: v for k, v in want.items() if k != "image_shape"}
+    assert spy and all(a == decnp.augment.Augmentation(1, 10.0, (4, 4)) for a in spy)
+    assert metrics["pretrain_shift"] == 0
+    w_plain, w_da = (
+        load_arrays(tmp_path / name / "model.npz", "DEC")[0]["encoder_W0"]
+        for name in ("plain", "da")
+    )
+    assert not np.array_equal(w_plain, w_da)
+
+
+def test_augment_needs_rows_that_are_images_of_the_shape_given(tmp_path, capsys):
+    data = tmp_path / "d.npz"
+    _write_blobs(data, 10)
+    base = ["fit", "--data", str(data), "--clusters", "4", "--quiet", "--out", str(tmp_path / "o")]
+    for extra, message in [
+        (["--augment"], "--augment needs images, but the rows have 10 features"),
+        (["--augment", "--image-shape", "3", "3"], "--image-shape 3 3 does not fit rows of 10"),
+        (["--image-shape", "2", "5"], "--image-shape is for --augment: give both"),
+    ]:
+        assert main([*base, *extra]) == 2
+        err = capsys.readouterr().err.splitlines()  # the data's size, then one error line
+        assert err[-1].startswith(f"decnp fit: error: {message}") and len(err) == 2
+    assert not (tmp_path / "o").exists()
+    assert main([*base, "--augment", "--image-shape", "2", "5"]) == 0
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert metrics["augment"]["image_shape"] == [2, 5]
+
+
+def test_a_preset_with_augmentation_keeps_it_on_mnist_unless_turned_off(tmp_path, monkeypatch):
+    X, y = _write_blobs(tmp_path / "d.npz", 16)
+    monkeypatch.setattr(decnp.datasets, "load_mnist", lambda subset: (X, y))
+    monkeypatch.setitem(
+        decnp.presets.PRESETS, "fast", dict(TINY, augment={"shift": 1, "rotation": 5.0})
+    )
+    base = ["fit", "--clusters", "4", "--quiet"]
+    assert main([*base, "--out", str(tmp_path / "on")]) == 0
+    assert main([*base, "--no-augment", "--out", str(tmp_path / "off")]) == 0
+    on, off = (json.loads((tmp_path / n / "metrics.json").read_text()) for n in ("on", "off"))
+    assert on["augment"] == {"shift": 1, "rotation": 5.0}
+    assert off["augment"] is None
 
 
 def test_full_mnist_defaults_to_the_preset_measured_for_it(tmp_path, capsys, monkeypatch):
@@ -296,6 +361,7 @@ def no_data_loaded(monkeypatch):
         (["fit", "--checkpoint-every", "-1"], "--checkpoint-every must be at least 0, got -1"),
         (["fit", "--shift", "-2"], "--shift must be at least 0, got -2"),
         (["fit", "--seed", "-1"], "--seed must be at least 0, got -1"),
+        (["fit", "--image-shape", "0", "5"], "--image-shape must be at least 1, got 0"),
         (["gradcheck", "--seed", "-5"], "--seed must be at least 0, got -5"),
     ],
 )
