@@ -318,15 +318,7 @@ def _download(
         _log.info("downloading %s", url)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".part")
         try:
-            with os.fdopen(fd, "wb") as out, _urlopen(url, timeout=timeout) as response:
-                while chunk := response.read(_CHUNK):
-                    out.write(chunk)
-                out.flush()
-                # Without fsync a crash after the rename can leave an empty file.
-                os.fsync(out.fileno())
-            digest = _gunzip_sha256(tmp)
-            if digest != sha256:
-                raise ValueError(f"sha256 mismatch: expected {sha256}, got {digest}")
+            _fetch_verified(url, fd, tmp, sha256, timeout)
             os.replace(tmp, final)
             return final
         # URLError, HTTPError, timeouts and resets are OSErrors; a malformed reply
@@ -341,6 +333,20 @@ def _download(
         f"could not download {name}.gz from any mirror:\n  {reasons}\n"
         f"Download it by hand into {directory} or pass data_dir= a directory that holds it."
     )
+
+
+def _fetch_verified(url: str, fd: int, tmp: str, sha256: str, timeout: float) -> None:
+    """Stream ``url`` into the open temporary file ``fd`` (path ``tmp``), flushed to
+    disk, and check the SHA-256 of its uncompressed content (ValueError if it differs)."""
+    with os.fdopen(fd, "wb") as out, _urlopen(url, timeout=timeout) as response:
+        while chunk := response.read(_CHUNK):
+            out.write(chunk)
+        out.flush()
+        # Without fsync a crash after the rename can leave an empty file.
+        os.fsync(out.fileno())
+    digest = _gunzip_sha256(tmp)
+    if digest != sha256:
+        raise ValueError(f"sha256 mismatch: expected {sha256}, got {digest}")
 
 
 def _gunzip_sha256(path: str) -> str:
@@ -527,6 +533,17 @@ def load_data(
     FileNotFoundError
         If ``path`` does not exist.
     """
+    path, suffix = _check_data_path(path, label_column)
+    if suffix == ".csv":
+        X, y = _read_csv(path, label_column)
+    else:
+        X, y = _read_numpy(path, suffix)
+    return _checked_data(X, y, path)
+
+
+def _check_data_path(path: Any, label_column: Any) -> tuple[Path, str]:
+    """Validate the arguments of :func:`load_data`; returns the path and its
+    lower-case extension."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     if label_column is not None and (
@@ -543,11 +560,11 @@ def load_data(
             f"label_column only applies to .csv files; {path} is {suffix}, "
             "which stores labels (if any) as the array 'y' of an .npz"
         )
-    if suffix == ".csv":
-        X, y = _read_csv(path, label_column)
-    else:
-        X, y = _read_numpy(path, suffix)
+    return path, suffix
 
+
+def _checked_data(X: Any, y: Any, path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """``X`` as finite float32 and ``y`` (if any) as int64 labels, one per row of ``X``."""
     X = check_array(X, f"X in {path}", ndim=2)
     with np.errstate(over="ignore"):
         X32 = X.astype(np.float32)

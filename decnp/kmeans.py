@@ -7,6 +7,18 @@ within-cluster sum of squares
 .. math:: J = \\sum_i \\lVert x_i - c_{l_i} \\rVert^2, \\qquad
           l_i = \\arg\\min_j \\lVert x_i - c_j \\rVert^2
 
+Seeding and iterations. Each restart seeds its centres with greedy k-means++ (as
+in scikit-learn): the first centre is a uniformly drawn sample; each further
+centre is the best, by the resulting sum of squared distances, of
+``2 + floor(ln k)`` candidates drawn with probability proportional to
+``D(x)^2``, the squared distance of ``x`` to its nearest chosen centre. Lloyd
+iterations then alternate
+
+.. math:: l_i = \\arg\\min_j \\lVert x_i - c_j \\rVert^2, \\qquad
+          c_j = \\frac{1}{|\\{i : l_i = j\\}|} \\sum_{i : l_i = j} x_i
+
+until the centre shift falls within the tolerance of :func:`kmeans`.
+
 Shapes: ``n`` samples, ``k`` clusters, ``d`` features, ``r`` restarts run
 together. Everything runs on the array namespace of ``X`` (NumPy, CuPy, ...) with
 array-API standard functions, so the data never leave the device except for a
@@ -63,21 +75,13 @@ def kmeans(
     """Cluster ``X`` into ``n_clusters`` groups with k-means.
 
     Each of ``n_init`` restarts seeds the centres with greedy k-means++ (as in
-    scikit-learn): the first centre is a uniformly drawn sample; each further
-    centre is the best, by the resulting sum of squared distances, of
-    ``2 + floor(ln k)`` candidates drawn with probability proportional to
-    ``D(x)^2``, the squared distance of ``x`` to its nearest chosen centre. Lloyd
-    iterations then alternate
-
-    .. math:: l_i = \\arg\\min_j \\lVert x_i - c_j \\rVert^2, \\qquad
-              c_j = \\frac{1}{|\\{i : l_i = j\\}|} \\sum_{i : l_i = j} x_i
-
-    until the centre shift :math:`\\sum_j \\lVert c_j^{new} - c_j \\rVert^2` is at
-    most ``tol`` times the mean per-feature variance of ``X`` (scikit-learn's
-    relative tolerance and rule), or ``max_iter`` iterations have run. The
-    restarts run together (see the module notes) but stop one by one, each by
-    its own centre shift. The restart with the lowest inertia wins (the first
-    one on ties).
+    scikit-learn) and then runs Lloyd iterations (both described in the module
+    notes) until the centre shift :math:`\\sum_j \\lVert c_j^{new} - c_j \\rVert^2`
+    is at most ``tol`` times the mean per-feature variance of ``X``
+    (scikit-learn's relative tolerance and rule), or ``max_iter`` iterations have
+    run. The restarts run together (see the module notes) but stop one by one,
+    each by its own centre shift. The restart with the lowest inertia wins (the
+    first one on ties).
 
     A cluster that loses all its points is moved onto the sample farthest from
     its own current centre (the m-th farthest for the m-th empty cluster), so
@@ -112,64 +116,89 @@ def kmeans(
     inertia : float
         :math:`\\sum_i \\lVert x_i - c_{l_i} \\rVert^2`.
     """
+    X, n_clusters = _check_args(X, n_clusters, n_init, max_iter, tol)
+    xp = namespace(X)
+    if init is not None:
+        init = _check_init(init, X, n_clusters)
+        n_init = 1
+    rng = backend_of(X).random(random_state)
+
+    mean = xp.mean(X, axis=0)
+    X, X1 = _centred(X, mean)
+    tol_abs = tol * float(xp.mean(xp.var(X, axis=0)))
+    if init is None:
+        starts = _seed_restarts(X, X1, n_clusters, n_init, rng)
+    else:
+        starts = xp.expand_dims(init - mean, axis=0)
+    centers = _lloyd(X, X1, starts, max_iter, tol_abs)  # (r, k, d)
+    centers = centers[_best_restart(X1, centers), ...]
+    labels = _nearest(X1, xp.expand_dims(centers, axis=0))[0, :]
+    inertia = _inertia(X, centers, labels)
+    return centers + mean, xp.astype(labels, xp.int64), inertia
+
+
+def _check_args(X: Any, n_clusters: Any, n_init: Any, max_iter: Any, tol: Any) -> tuple[Any, int]:
+    """Validate the arguments of :func:`kmeans` other than ``init`` and
+    ``random_state``; returns ``X`` in a floating dtype (integer and boolean data
+    as float64) and ``n_clusters`` as an int."""
     X = check_array(X, "X")
-    n_samples, n_features = X.shape
+    n_samples = X.shape[0]
     check_scalar(n_clusters, "n_clusters", integer=True)
     if not 1 <= n_clusters <= n_samples:
         raise ValueError(
             f"n_clusters must satisfy 1 <= n_clusters <= n_samples = {n_samples}, got {n_clusters}"
         )
-    n_clusters = int(n_clusters)
     check_scalar(n_init, "n_init", integer=True, low=1)
     check_scalar(max_iter, "max_iter", integer=True, low=1)
     check_scalar(tol, "tol", low=0.0)
-
     xp = namespace(X)
-    backend = backend_of(X)
     if not xp.isdtype(X.dtype, "real floating"):
         X = xp.astype(X, xp.float64)
-    if init is not None:
-        init = check_array(init, "init")
-        if tuple(init.shape) != (n_clusters, n_features):
-            raise ValueError(
-                f"init must have shape (n_clusters, n_features) = "
-                f"{(n_clusters, n_features)}, got {tuple(init.shape)}"
-            )
-        init = backend.asarray(init)
-        namespace(X, init)  # raises TypeError for centres from another library
-        init = xp.astype(init, X.dtype)
-        n_init = 1
-    rng = backend.random(random_state)
+    return X, int(n_clusters)
 
-    # Centring costs one copy but keeps ||x||^2 - 2 x.c + ||c||^2 from cancelling
-    # when the data sit far from the origin (DEC embeddings are not centred).
-    mean = xp.mean(X, axis=0)
-    X = X - mean
-    tol_abs = tol * float(xp.mean(xp.var(X, axis=0)))
-    # [x, 1] (n, d + 1): its product with [-2 c, ||c||^2] is the score
-    # ||c||^2 - 2 c.x, and a one-hot matrix times it gives the cluster sums and,
-    # in the last column, the counts (see _lloyd_step).
-    X1 = xp.concat([X, xp.ones((n_samples, 1), dtype=X.dtype, device=X.device)], axis=1)
 
-    if init is not None:
-        starts = xp.expand_dims(init - mean, axis=0)
-    else:
-        x_sq = xp.sum(X * X, axis=1)
-        n_trials = 2 + int(math.log(n_clusters))
-        # Groups of restarts are seeded together (see _SEED_ENTRIES).
-        group = max(1, _SEED_ENTRIES // (n_trials * n_samples))
-        starts = xp.concat(
-            [
-                _kmeans_plusplus(X, X1, x_sq, n_clusters, rng, n_trials, min(group, n_init - s))
-                for s in range(0, n_init, group)
-            ]
+def _check_init(init: Any, X: Any, n_clusters: int) -> Any:
+    """Validate starting centres and return them on X's device in X's dtype."""
+    init = check_array(init, "init")
+    if tuple(init.shape) != (n_clusters, X.shape[1]):
+        raise ValueError(
+            f"init must have shape (n_clusters, n_features) = "
+            f"{(n_clusters, X.shape[1])}, got {tuple(init.shape)}"
         )
-    centers = _lloyd(X, X1, starts, max_iter, tol_abs)  # (r, k, d)
-    best = _best_restart(X1, centers)
-    centers = centers[best, ...]
-    labels = _nearest(X1, xp.expand_dims(centers, axis=0))[0, :]
-    inertia = _inertia(X, centers, labels)
-    return centers + mean, xp.astype(labels, xp.int64), inertia
+    init = backend_of(X).asarray(init)
+    namespace(X, init)  # raises TypeError for centres from another library
+    return namespace(X).astype(init, X.dtype)
+
+
+def _centred(X: Any, mean: Any) -> tuple[Any, Any]:
+    """The centred data ``X - mean`` (n, d) and the same with a column of ones
+    appended, ``[X - mean, 1]`` (n, d + 1).
+
+    Centring costs one copy but keeps ||x||^2 - 2 x.c + ||c||^2 from cancelling
+    when the data sit far from the origin (DEC embeddings are not centred). The
+    product of ``[x, 1]`` with ``[-2 c, ||c||^2]`` is the score ||c||^2 - 2 c.x,
+    and a one-hot matrix times it gives the cluster sums and, in the last column,
+    the counts (see :func:`_lloyd_step`).
+    """
+    xp = namespace(X, mean)
+    X = X - mean
+    ones = xp.ones((X.shape[0], 1), dtype=X.dtype, device=X.device)
+    return X, xp.concat([X, ones], axis=1)
+
+
+def _seed_restarts(X: Any, X1: Any, k: int, n_init: int, rng: Random) -> Any:
+    """k-means++ starting centres of ``n_init`` restarts, shape (n_init, k, d), seeded
+    in groups of restarts (see ``_SEED_ENTRIES``) drawing from ``rng`` in turn."""
+    xp = namespace(X)
+    x_sq = xp.sum(X * X, axis=1)
+    n_trials = 2 + int(math.log(k))
+    group = max(1, _SEED_ENTRIES // (n_trials * X.shape[0]))
+    return xp.concat(
+        [
+            _kmeans_plusplus(X, X1, x_sq, k, rng, n_trials, min(group, n_init - s))
+            for s in range(0, n_init, group)
+        ]
+    )
 
 
 def _sq_distances(A: Any, X: Any, x_sq: Any) -> Any:

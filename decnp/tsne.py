@@ -311,6 +311,28 @@ def tsne(
     Y : array, shape (n, n_components)
         The map, centred, in X's floating dtype on X's device.
     """
+    X, perplexity, eta = _check_tsne_args(
+        X, n_components, perplexity, n_iter, learning_rate, early_exaggeration, exaggeration_iters
+    )
+    rng = backend_of(X).random(random_state)
+
+    X = _as_floating(X)
+    P = _joint_probabilities(X, perplexity, 1e-5, 50)
+    Y = rng.normal((X.shape[0], int(n_components)), 1e-2, X.dtype)
+    return _descend(Y, P, eta, float(early_exaggeration), exaggeration_iters, n_iter)
+
+
+def _check_tsne_args(
+    X: Any,
+    n_components: Any,
+    perplexity: Any,
+    n_iter: Any,
+    learning_rate: Any,
+    early_exaggeration: Any,
+    exaggeration_iters: Any,
+) -> tuple[Any, float, float]:
+    """Validate the arguments of :func:`tsne` other than ``random_state``; returns
+    ``X`` as an array, the perplexity and the step size eta."""
     X = check_array(X, "X", min_rows=2)
     n = X.shape[0]
     check_scalar(n_components, "n_components", integer=True, low=1)
@@ -319,16 +341,19 @@ def tsne(
     check_scalar(early_exaggeration, "early_exaggeration", low=1.0)
     eta = _check_learning_rate(learning_rate, n, early_exaggeration)
     check_scalar(exaggeration_iters, "exaggeration_iters", integer=True, low=0)
-    rng = backend_of(X).random(random_state)
+    return X, perplexity, eta
 
-    X = _as_floating(X)
-    xp = namespace(X)
-    P = _joint_probabilities(X, perplexity, 1e-5, 50)
-    off = _off_diagonal(n, xp, X.device)
-    Y = rng.normal((n, int(n_components)), 1e-2, X.dtype)
+
+def _descend(
+    Y: Any, P: Any, eta: float, early_exaggeration: float, exaggeration_iters: int, n_iter: int
+) -> Any:
+    """Move the initial map ``Y`` by ``n_iter`` steps of the gradient descent that
+    :func:`tsne` describes (momentum, gains, early exaggeration); returns the map."""
+    xp = namespace(Y, P)
+    off = _off_diagonal(P.shape[0], xp, P.device)
     velocity = xp.zeros_like(Y)
     gains = xp.ones_like(Y)
-    P_exaggerated = P * float(early_exaggeration) if exaggeration_iters > 0 else None
+    P_exaggerated = P * early_exaggeration if exaggeration_iters > 0 else None
     for step in range(n_iter):
         exploring = step < exaggeration_iters
         _, grad = _q_and_gradient(Y, P_exaggerated if exploring else P, off)

@@ -58,18 +58,34 @@ def check_array(
     Floating-point input is checked for NaN and infinity a block of rows at a
     time, so checking a large ``numpy.memmap`` needs no temporary of its size.
     """
-    if not is_device_array(x) and not isinstance(x, np.ndarray):
-        if not allow_host_conversion:
-            raise TypeError(f"{name} must be an array, got {type(x).__name__}")
-        try:
-            x = np.asarray(x)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} must be a numeric array: {exc}") from None
+    x = _as_array(x, name, allow_host_conversion)
     xp = np if isinstance(x, np.ndarray) else x.__array_namespace__()
     if not xp.isdtype(x.dtype, ("bool", "integral", "real floating")):
         raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
     if floating and not xp.isdtype(x.dtype, "real floating"):
         raise TypeError(f"{name} must be a floating-point array, got dtype {x.dtype}")
+    _check_shape(x, name, ndim, min_rows, min_cols)
+    if xp.isdtype(x.dtype, "real floating") and not _all_finite(xp, x):
+        raise ValueError(f"{name} contains NaN or infinity")
+    return x
+
+
+def _as_array(x: Any, name: str, allow_host_conversion: bool) -> Any:
+    """``x`` itself when it is an array, else ``numpy.asarray(x)`` if allowed."""
+    if is_device_array(x) or isinstance(x, np.ndarray):
+        return x
+    if not allow_host_conversion:
+        raise TypeError(f"{name} must be an array, got {type(x).__name__}")
+    try:
+        return np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a numeric array: {exc}") from None
+
+
+def _check_shape(
+    x: Any, name: str, ndim: int | tuple[int, ...], min_rows: int, min_cols: int
+) -> None:
+    """The number of dimensions and the sizes of the first two axes; see :func:`check_array`."""
     accepted = (ndim,) if isinstance(ndim, int) else tuple(ndim)
     if x.ndim not in accepted:
         want = " or ".join(f"{d}-D" for d in accepted)
@@ -82,9 +98,6 @@ def check_array(
         raise ValueError(
             f"{name} must have at least {min_cols} feature(s), got shape {tuple(x.shape)}"
         )
-    if xp.isdtype(x.dtype, "real floating") and not _all_finite(xp, x):
-        raise ValueError(f"{name} contains NaN or infinity")
-    return x
 
 
 _FINITE_BLOCK = 1 << 18  # entries per block of the finiteness scan
