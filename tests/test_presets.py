@@ -20,6 +20,9 @@ def test_preset_is_a_copy():
     kwargs = preset("fast")
     kwargs["finetune_iters"] = -1
     assert PRESETS["fast"]["finetune_iters"] > 0
+    kwargs = preset("fast70k_da")
+    kwargs["augment"]["shift"] = 9
+    assert PRESETS["fast70k_da"]["augment"]["shift"] != 9
 
 
 def test_unknown_preset_is_named():
