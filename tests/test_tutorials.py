@@ -1,30 +1,234 @@
 """The tutorials run, in fast mode, as a user runs them: one fresh interpreter each.
 
 Every tutorial ends with assertions that check the point it makes, so a zero exit
-status means its claims still hold for the current code. The figure functions of
-:mod:`decnp.plots` that the tutorials use are also smoke-tested here on their own.
+status means its claims still hold for the current code. Each committed figure
+(``tutorials/figures/NAME.png``) also has the numbers it plots beside it
+(``NAME.json``, written by the tutorial's ``save_plotted``), and the same run
+checks them: its fresh record must match the committed one to the tolerances of
+``RECORDS``, so a figure that the current code would no longer draw fails here.
+The figure functions of :mod:`decnp.plots` that the tutorials use are also
+smoke-tested on their own.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TUTORIALS = sorted((ROOT / "tutorials").glob("*.py"))
+TUTORIALS = sorted((ROOT / "tutorials").glob("[0-9][0-9]_*.py"))
+FIGURES = ROOT / "tutorials" / "figures"
 # Fast mode takes well under a minute per tutorial on two cores; the margin is for
 # busy CI machines.
 TIMEOUT_S = 600
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
+# -- comparing a fresh record with the committed one --------------------------
+#
+# A record is what a figure plots, from a fast-mode run on one BLAS thread. The
+# committed records come from one machine; CI may run on another CPU (an AMD EPYC,
+# an Intel Xeon), where OpenBLAS picks other kernels and float32 sums round
+# differently. The tolerances below were set by running every tutorial with
+# OPENBLAS_CORETYPE=SkylakeX (AVX-512), Haswell (AVX2, the kernels of AMD Zen) and
+# Sandybridge (AVX, no FMA) and comparing the records:
+#
+# * 03, 04 (float64 maths on fixed random data) and 07, 08 (numbers read from the
+#   saved benchmark results) came out identical, bit for bit after the records'
+#   rounding to 6 significant digits; they are compared to rtol 1e-4, which
+#   allows only a last-digit flip of that rounding.
+# * 01's finite-difference errors were up to 26% apart where round-off dominates
+#   (small eps: there they are the rounding noise of f(x +- eps)), 0.3% at
+#   eps = 3e-5, and identical from eps = 1e-4 on, where round-off adds under 0.02%
+#   to the truncation error: a factor of 3 everywhere, rtol 1e-3 from 1e-4 on. A
+#   float32 or otherwise different check moves them by orders of magnitude.
+# * 02's minibatch losses differed by up to 1% (short float32 SGD runs):
+#   rtol 10%. Stale losses (a loss summed over 784 pixels is 784 times larger)
+#   or a changed schedule move them far more.
+# * 05's clustering stopped after 960, 540 and 460 iterations on the three: the
+#   stopping rule (under 0.1% of 2,000 labels changed) fires at a random-like
+#   moment once the labels settle. Only the first 10 target updates are compared:
+#   the loss to 10% (apart by up to 3%), the mean fraction of labels changed to
+#   30% (apart by 4%; each single value is a count of a few dozen points).
+# * 06's t-SNE maps differ entirely (t-SNE amplifies any difference of its input),
+#   so they are compared by what the eye reads from them: the fraction of each
+#   point's 5 nearest map neighbours with its digit (apart by up to 0.03, compared
+#   to 0.1). The accuracies in the titles were apart by up to 0.02 (to 0.08).
+
+
+@dataclass(frozen=True)
+class Exact:
+    """Equal, entry by entry (integers, labels, strings, and numbers read from files)."""
+
+    def check(self, key: str, fresh: dict, committed: dict) -> None:
+        assert fresh[key] == committed[key], f"{key}: {fresh[key]} != {committed[key]}"
+
+
+@dataclass(frozen=True)
+class Close:
+    """``|fresh - committed| <= atol + rtol |committed|`` for every entry (only the first
+    ``first`` entries when given, and at least that many must exist; only the entries
+    where ``where(record)`` is true when given)."""
+
+    rtol: float = 0.0
+    atol: float = 0.0
+    first: int | None = None
+    where: Any = None
+
+    def check(self, key: str, fresh: dict, committed: dict) -> None:
+        a, b = _head(fresh[key], committed[key], self.first, key)
+        if self.where is not None:
+            mask = np.asarray(self.where(committed), bool)[: a.size]
+            a, b = a[mask], b[mask]
+        bad = np.abs(a - b) > self.atol + self.rtol * np.abs(b)
+        assert not bad.any(), f"{key}: fresh {a[bad]} vs committed {b[bad]}"
+
+
+@dataclass(frozen=True)
+class LogClose:
+    """Positive entries within ``decades`` orders of magnitude of each other."""
+
+    decades: float
+
+    def check(self, key: str, fresh: dict, committed: dict) -> None:
+        a, b = _head(fresh[key], committed[key], None, key)
+        gap = np.abs(np.log10(a) - np.log10(b))
+        assert gap.max() <= self.decades, f"{key}: {gap.max():.2f} decades apart"
+
+
+@dataclass(frozen=True)
+class MeanClose:
+    """The means of entries 1 to ``first`` within ``rtol`` of each other (entry 0, the
+    fraction changed at the first target update, is 1 by definition)."""
+
+    rtol: float
+    first: int
+
+    def check(self, key: str, fresh: dict, committed: dict) -> None:
+        a, b = _head(fresh[key], committed[key], self.first, key)
+        assert abs(a[1:].mean() - b[1:].mean()) <= self.rtol * b[1:].mean(), (key, a, b)
+
+
+@dataclass(frozen=True)
+class NeighbourAgreement:
+    """For a 2-D map: the fraction of each point's ``k`` nearest neighbours that share
+    its label (record key ``labels``) within ``atol`` of the committed map's. Maps from
+    unequal float32 inputs differ by rotation, reflection and layout, not in this."""
+
+    k: int
+    atol: float
+
+    def check(self, key: str, fresh: dict, committed: dict) -> None:
+        scores = [self.score(r[key], r["labels"]) for r in (fresh, committed)]
+        assert abs(scores[0] - scores[1]) <= self.atol, f"{key}: neighbour agreement {scores}"
+
+    def score(self, points: list, labels: list) -> float:
+        xy, lab = np.asarray(points, float), np.asarray(labels)
+        d2 = ((xy[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2)
+        np.fill_diagonal(d2, np.inf)
+        nearest = np.argsort(d2, axis=1)[:, : self.k]
+        return float(np.mean(lab[nearest] == lab[:, None]))
+
+
+def _head(fresh: Any, committed: Any, first: int | None, key: str):
+    a, b = np.asarray(fresh, float), np.asarray(committed, float)
+    if first is not None:
+        assert min(a.size, b.size) >= first, f"{key}: fewer than {first} entries"
+        return a[:first], b[:first]
+    assert a.shape == b.shape, f"{key}: shape {a.shape} != committed {b.shape}"
+    return a, b
+
+
+def _beyond_roundoff(record: dict) -> np.ndarray:
+    return np.asarray(record["eps"]) >= 1e-4
+
+
+FIRST_UPDATES = 10
+#: For each committed figure, how each quantity of its record is compared (a new
+#: committed figure needs its entry here, with tolerances measured as above).
+RECORDS: dict[str, dict[str, tuple]] = {
+    "01_eps_sweep": {
+        "eps": (Exact(),),
+        "rel_error": (LogClose(decades=0.5), Close(rtol=1e-3, where=_beyond_roundoff)),
+    },
+    "02_layerwise_vs_scratch": {
+        "greedy_iteration": (Exact(),),
+        "greedy_loss": (Close(rtol=0.1),),
+        "scratch_iteration": (Exact(),),
+        "scratch_loss": (Close(rtol=0.1),),
+    },
+    "03_gradient_magnitude": {
+        "cluster": (Exact(),),
+        "q": (Close(rtol=1e-4, atol=1e-9),),
+        "grad_norm": (Close(rtol=1e-4, atol=1e-9),),
+        "owned": (Exact(),),
+    },
+    "04_gradient_field": {
+        "z": (Close(rtol=1e-4, atol=1e-9),),
+        "dL_dz": (Close(rtol=1e-4, atol=1e-9),),
+        "centers": (Close(rtol=1e-4, atol=1e-9),),
+        "labels": (Exact(),),
+    },
+    "05_dec_loop": {
+        "iteration": (Close(first=FIRST_UPDATES),),
+        "changed": (MeanClose(rtol=0.3, first=FIRST_UPDATES),),
+        "kl": (Close(rtol=0.1, first=FIRST_UPDATES),),
+        "tol": (Exact(),),
+    },
+    "06_before_after": {
+        "labels": (Exact(),),
+        "map_before": (NeighbourAgreement(k=5, atol=0.1),),
+        "map_after": (NeighbourAgreement(k=5, atol=0.1),),
+        "acc_before": (Close(atol=0.08),),
+        "acc_after": (Close(atol=0.08),),
+    },
+    "07_k_sweep": {
+        "k": (Exact(),),
+        "nmi": (Close(rtol=1e-4),),
+        "G": (Close(rtol=1e-4),),
+    },
+    "08_imbalanced": {
+        "r_min": (Exact(),),
+        "kmeans": (Close(rtol=1e-4),),
+        "ae_kmeans": (Close(rtol=1e-4),),
+        "dec": (Close(rtol=1e-4),),
+    },
+}
+
+
+def compare_records(name: str, fresh: dict, committed: dict) -> None:
+    """Fail unless the fresh record of figure ``name`` matches the committed one."""
+    checks = RECORDS[name]
+    assert set(fresh) == set(committed) == set(checks), (
+        f"{name}: quantities {sorted(fresh)} (fresh), {sorted(committed)} (committed), "
+        f"{sorted(checks)} (compared here) differ"
+    )
+    for key, rules in checks.items():
+        for rule in rules:
+            rule.check(key, fresh, committed)
+
+
+# -- the tutorials ------------------------------------------------------------
+
+
 def test_there_are_tutorials():
     assert TUTORIALS, f"no tutorials found in {ROOT / 'tutorials'}"
+
+
+def test_every_committed_figure_has_its_record():
+    pngs = {p.stem for p in FIGURES.glob("*.png")}
+    records = {p.stem for p in FIGURES.glob("*.json")}
+    assert pngs == records == set(RECORDS), (sorted(pngs), sorted(records), sorted(RECORDS))
+    numbers = {p.name[:2] for p in TUTORIALS}
+    assert {name[:2] for name in RECORDS} <= numbers, "a committed figure has no tutorial"
 
 
 def _env(out: Path) -> dict[str, str]:
@@ -33,10 +237,11 @@ def _env(out: Path) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(
         [str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
     )
-    # One BLAS thread: the tutorials' matrices are small, and on a shared or busy
-    # machine OpenBLAS's spinning worker threads can make them ten times slower.
+    # One BLAS thread, as the committed records were made: the sums of a product
+    # split over threads round differently. (The matrices are small anyway, and on
+    # a busy machine OpenBLAS's spinning worker threads make them far slower.)
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        env.setdefault(var, "1")
+        env[var] = "1"
     return env
 
 
@@ -63,6 +268,38 @@ def test_tutorial_runs(script: Path, tmp_path: Path):
     assert figures, f"{script.name} wrote no figure to {tmp_path}"
     for fig in figures:
         assert fig.read_bytes()[:8] == PNG_MAGIC, fig
+    # The committed figures of this tutorial: still what its current code draws?
+    for committed in sorted(FIGURES.glob(f"{script.name[:3]}*.json")):
+        fresh = tmp_path / committed.name
+        assert fresh.with_suffix(".png").exists(), f"{script.name} no longer draws {committed.stem}"
+        compare_records(
+            committed.stem, json.loads(fresh.read_text()), json.loads(committed.read_text())
+        )
+
+
+@pytest.mark.parametrize("name", sorted(RECORDS))
+def test_record_comparison_catches_a_stale_record(name: str):
+    """Every rule of RECORDS passes a record against itself and fails against one
+    whose numbers moved by 50% (floats), or changed (integers and labels)."""
+    record = json.loads((FIGURES / f"{name}.json").read_text())
+    compare_records(name, record, record)
+    for key in RECORDS[name]:
+        stale = dict(record, **{key: _moved(record[key])})
+        with pytest.raises(AssertionError):
+            compare_records(name, stale, record)
+
+
+def _moved(value: Any) -> Any:
+    """``value`` with every number changed: floats times 1.5 (shuffled, for maps),
+    integers plus one."""
+    a = np.asarray(value)
+    if a.dtype.kind == "f":
+        moved = a * 1.5 if a.ndim < 2 else a[np.random.default_rng(0).permutation(len(a))]
+        return moved.tolist()
+    return (a + 1).tolist()
+
+
+# -- the figure functions ----------------------------------------------------
 
 
 def _figure_calls():

@@ -12,22 +12,13 @@
 # as a notebook (see `tutorials/README.md`).
 
 # %%
-import os
-from pathlib import Path
-
 import numpy as np
+from _common import OUT, save_plotted  # the output folder and the figures' records
 
 import decnp
 from decnp import layers, plots
 from decnp.gradcheck import TOLERANCE, format_table, run_checks
 
-FAST = os.environ.get("DECNP_FAST") == "1"  # small data, few iterations
-try:
-    HERE = Path(__file__).resolve().parent
-except NameError:  # in Jupyter the notebook's folder is the working directory
-    HERE = Path.cwd()
-OUT = Path(os.environ.get("DECNP_TUTORIAL_OUT", HERE / "_output"))
-OUT.mkdir(parents=True, exist_ok=True)
 rng = np.random.default_rng(0)
 
 # %% [markdown]
@@ -152,6 +143,7 @@ plots.plot_curves(
     logy=True,
     markers=True,
 )
+save_plotted("01_eps_sweep", eps=epsilons, rel_error=sweep)
 
 # %% [markdown]
 # The curve is the expected "V": on the right the error falls as $\epsilon^2$
@@ -217,6 +209,86 @@ print(f"ReLU away from 0: error {err_relu:.1e}; at 0: numerical {slope_numeric},
 # %%
 results = run_checks("cpu", seed=0)
 print(format_table(results))
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise is checked the way this tutorial checks decnp: against finite
+# differences. Try it before reading the solution cell under it.
+#
+# **Exercise 1.** Derive the backward pass of $y = \tanh(x)$ (element-wise) for
+# an upstream gradient $G = \partial L/\partial y$, written, like the ReLU's, with
+# the output $y$ only. Check it with `decnp.numerical_gradient` and
+# `decnp.rel_error` on the loss $L = \sum_{ia} \tanh(x_{ia}) G_{ia}$.
+#
+# **Exercise 2.** `decnp.layers.mse_loss(x_hat, x)` returns the reconstruction loss
+# of tutorial 02, $L = \frac{1}{2nd} \sum_i \lVert \hat x_i - x_i \rVert^2$,
+# averaged over all $n \cdot d$ entries, and its gradient. (a) Derive
+# $\partial L / \partial \hat x$ and check `mse_loss`'s gradient. (b) A loss summed
+# over the $d$ features, $L_{sum} = \frac{1}{2n} \sum_i \lVert \hat x_i - x_i \rVert^2
+# = d \cdot L$, has a $d$ times larger gradient. Show on a dense layer
+# $\hat x = xW + b$ that one gradient step on $L$ at rate $\eta$ moves $W$ exactly
+# as a step on $L_{sum}$ at rate $\eta / d$: a learning rate only means something
+# together with the scale of its loss.
+#
+# **Exercise 3.** Chain two backward passes: for $y = \mathrm{relu}(xW + b)$ and
+# the upstream gradient $G$, compute $\partial L/\partial W$ with
+# `layers.relu_backward` followed by `layers.dense_backward`, and check it.
+
+# %% [markdown]
+# ### Solution 1
+#
+# $\tanh'(x) = 1 - \tanh^2(x)$, so $\partial L/\partial x = G \odot (1 - y^2)$.
+
+# %%
+xt = rng.standard_normal((5, 4))
+Gt = rng.standard_normal((5, 4))
+dxt = Gt * (1.0 - np.tanh(xt) ** 2)
+err_tanh = decnp.rel_error(
+    dxt, decnp.numerical_gradient(lambda _: float(np.sum(np.tanh(xt) * Gt)), xt)
+)
+print(f"tanh backward: relative error {err_tanh:.1e}")
+assert err_tanh < 1e-8
+
+# %% [markdown]
+# ### Solution 2
+#
+# (a) $\partial L / \partial \hat x_{ia} = (\hat x_{ia} - x_{ia}) / (nd)$.
+# (b) $\partial L_{sum}/\partial W = d \cdot \partial L/\partial W$, so
+# $\frac{\eta}{d} \partial L_{sum}/\partial W = \eta\, \partial L/\partial W$.
+
+# %%
+target = rng.standard_normal((n, d_out))
+_, dy_hat = layers.mse_loss(y, target)
+err_mse = decnp.rel_error(
+    dy_hat, decnp.numerical_gradient(lambda _: float(layers.mse_loss(y, target)[0]), y)
+)
+eta = 0.1
+dW_mean = layers.dense_backward(dy_hat, x, W)[1]  # gradient of the per-entry mean
+dW_sum = layers.dense_backward(d_out * dy_hat, x, W)[1]  # ... of the loss summed over features
+print(f"mse_loss gradient: relative error {err_mse:.1e}")
+assert err_mse < 1e-8
+assert np.allclose(dy_hat, (y - target) / (n * d_out))
+assert np.allclose(W - eta * dW_mean, W - (eta / d_out) * dW_sum)
+
+# %% [markdown]
+# ### Solution 3
+#
+# The ReLU's backward pass turns $G$ into $\partial L/\partial a$ for the
+# pre-activation $a = xW + b$; the dense layer's turns that into
+# $\partial L/\partial W = x^\top\, \partial L/\partial a$.
+
+
+# %%
+def relu_layer_loss(_):
+    return float(np.sum(layers.relu_forward(layers.dense_forward(x, W, b)) * G))
+
+
+y_relu = layers.relu_forward(layers.dense_forward(x, W, b))
+dW_relu = layers.dense_backward(layers.relu_backward(G, y_relu), x, W)[1]
+err_chain = decnp.rel_error(dW_relu, decnp.numerical_gradient(relu_layer_loss, W))
+print(f"relu(xW + b): relative error of dL/dW {err_chain:.1e}")
+assert err_chain < 1e-6
 
 # %% [markdown]
 # ## Checks

@@ -13,24 +13,14 @@
 # `decnp.soft_assignment`, `decnp.target_distribution`, `decnp.kl_gradients`.
 
 # %%
-import os
-from pathlib import Path
-
 import numpy as np
+from _common import FAST, OUT, save_plotted  # fast-mode switch, output folder, records
 from scipy.stats import spearmanr
 
 import decnp
 from decnp import datasets, plots
 
-FAST = os.environ.get("DECNP_FAST") == "1"  # small data, few iterations
-try:
-    HERE = Path(__file__).resolve().parent
-except NameError:  # in Jupyter the notebook's folder is the working directory
-    HERE = Path.cwd()
-OUT = Path(os.environ.get("DECNP_TUTORIAL_OUT", HERE / "_output"))
-OUT.mkdir(parents=True, exist_ok=True)
-
-N_MNIST = 2_000 if FAST else 10_000  # digits for the gradient-magnitude figure
+N_MNIST = 1_000 if FAST else 10_000  # digits for the gradient-magnitude figure
 N_INIT = 5 if FAST else 20  # k-means restarts
 
 # %% [markdown]
@@ -55,7 +45,7 @@ N_INIT = 5 if FAST else 20  # k-means restarts
 # $(1 + \lVert y_i - y_j \rVert^2)^{-1}$, normalised over *all pairs of points*.
 # DEC uses it between points and *centres*, normalised over the centres of each
 # point, so each row of $q$ is a distribution over clusters. (decnp also has an
-# exact t-SNE, `decnp.tsne`, used in tutorial 05 to draw embeddings.)
+# exact t-SNE, `decnp.tsne`, used in tutorial 06 to draw embeddings.)
 
 # %%
 r = np.linspace(0.0, 6.0, 121)
@@ -216,7 +206,7 @@ print(
 # dies; with it, the small cluster survives. Note the other side of the coin: with
 # $f_j$ the small cluster *grows* past its true size, because the normalisation
 # favours clusters of equal soft frequency. In full DEC the encoder moves too, and
-# tutorial 07 measures how DEC copes with imbalanced MNIST.
+# tutorial 08 measures how DEC copes with imbalanced MNIST.
 #
 # ## Which points drive learning? (paper, figure 3)
 #
@@ -244,6 +234,13 @@ plots.plot_gradient_magnitude(
     owned=owner == j,
     title=f"MNIST (PCA-10, k-means centres): cluster {j}",
 )
+save_plotted(
+    "03_gradient_magnitude",
+    cluster=j,
+    q=q[:, j],
+    grad_norm=grad_norm,
+    owned=(owner == j).astype(int),
+)
 rank_corr = np.array(
     [spearmanr(q[owner == c, c], grad_norm[owner == c]).statistic for c in range(10)]
 )
@@ -255,7 +252,75 @@ print(f"Spearman(max_j q_ij, |dL/dz_i|) over all points: {conf_corr:.2f}")
 # Among the points a cluster owns, the gradient grows with $q_{ij}$; over all
 # points, with the confidence $\max_j q_{ij}$. The grey points on the left are
 # points owned by *other* clusters: their gradient comes from those clusters.
+
+# %% [markdown]
+# ## Exercises
 #
+# Check each answer with `decnp.numerical_gradient` and `decnp.rel_error`, as
+# tutorial 01 does. Try it before reading the solution cell under it.
+#
+# **Exercise 1.** In the Gaussian limit $\alpha \to \infty$ the soft assignment is
+# $q_{ij} = \mathrm{softmax}_j(-\lVert z_i - \mu_j \rVert^2 / 2)$. Derive the
+# gradient of $L = \mathrm{KL}(P \Vert Q)$ with respect to $z_i$, with $P$ held
+# fixed, check it, and compare it with `decnp.kl_gradients` at a very large
+# $\alpha$ (which should approach it).
+#
+# **Exercise 2.** Self-training should make assignments more confident. The
+# entropy of a row, $H_i = -\sum_j q_{ij} \log q_{ij}$, measures how unsure $q_i$
+# is. `decnp.soft_assignment_backward(dq, z, mu)` back-propagates any upstream
+# gradient $\partial H/\partial q$ through the soft assignment (tutorial 04
+# derives it). Find $\partial H/\partial q_{ij}$, get $\partial H/\partial z$ from
+# it, check it, and show that a small step of the points along
+# $-\partial H/\partial z$ lowers $H = \sum_i H_i$.
+
+# %% [markdown]
+# ### Solution 1
+#
+# With $\log q_{ij} = -d_{ij}/2 - \log \sum_{j'} e^{-d_{ij'}/2}$ and
+# $\partial d_{ij} / \partial z_i = 2 (z_i - \mu_j)$, the steps of tutorial 04
+# (rows of $P$ summing to 1) give
+# $\partial L/\partial z_i = \sum_j (p_{ij} - q_{ij})(z_i - \mu_j)$: equation 4 with
+# $(\alpha+1)/\alpha \to 1$ and $(1 + d_{ij}/\alpha)^{-1} \to 1$.
+
+
+# %%
+def gaussian_q(z, mu):
+    logits = -0.5 * ((z[:, None, :] - mu[None, :, :]) ** 2).sum(axis=2)
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+z_ex, mu_ex = rng.standard_normal((8, 3)), rng.standard_normal((4, 3))
+q_ex = gaussian_q(z_ex, mu_ex)
+p_ex = decnp.target_distribution(q_ex)  # then held fixed
+dz_gauss = ((p_ex - q_ex)[:, :, None] * (z_ex[:, None, :] - mu_ex[None, :, :])).sum(axis=1)
+err_gauss_grad = decnp.rel_error(
+    dz_gauss,
+    decnp.numerical_gradient(lambda _: decnp.kl_divergence(p_ex, gaussian_q(z_ex, mu_ex)), z_ex),
+)
+err_limit = decnp.rel_error(dz_gauss, decnp.kl_gradients(z_ex, mu_ex, p_ex, alpha=1e7)[0])
+print(f"Gaussian-kernel gradient: {err_gauss_grad:.1e}; eq. 4 at alpha = 1e7: {err_limit:.1e}")
+assert err_gauss_grad < 1e-7 and err_limit < 1e-5
+
+# %% [markdown]
+# ### Solution 2
+#
+# $\partial H_i/\partial q_{ij} = -(\log q_{ij} + 1)$.
+
+
+# %%
+def total_entropy(z):
+    return float(entropy(decnp.soft_assignment(z, mu_ex)).sum())
+
+
+q_h = decnp.soft_assignment(z_ex, mu_ex)
+dH_dz, _ = decnp.soft_assignment_backward(-(np.log(q_h) + 1.0), z_ex, mu_ex)
+err_entropy = decnp.rel_error(dH_dz, decnp.numerical_gradient(lambda _: total_entropy(z_ex), z_ex))
+H_before, H_after = total_entropy(z_ex), total_entropy(z_ex - 0.05 * dH_dz)
+print(f"dH/dz: relative error {err_entropy:.1e}; H {H_before:.4f} -> {H_after:.4f} after a step")
+assert err_entropy < 1e-7 and H_after < H_before
+
+# %% [markdown]
 # ## Checks
 
 # %%
