@@ -168,11 +168,19 @@ def figure(results: list[dict], path: Path) -> None:
 
     runs70k = [r for r in results if r["n_samples"] == 70_000]
     rows = [m for m in METHODS if PAPER[m] is not None]  # the paper has no AE + k-means row
-    values = {"paper": [PAPER[m] for m in rows]}
+    values = {"papers (DEC; DEC-DA)": [PAPER[m] for m in rows]}
+    if any("DEC-DA" in r["methods"] for r in runs70k):
+        rows.append("DEC-DA")
+        values["papers (DEC; DEC-DA)"].append(PAPER_DA[70_000])
     for name in sorted({r["preset"] for r in runs70k}):
         runs = [r for r in runs70k if r["preset"] == name]
         label = f"decnp {name}, as run ({len(runs)} seed{'s' if len(runs) > 1 else ''})"
-        values[label] = [statistics.mean(100 * r["methods"][m]["acc"] for r in runs) for m in rows]
+        values[label] = [
+            statistics.mean(100 * r["methods"][m]["acc"] for r in runs)
+            if all(m in r["methods"] for r in runs)
+            else None  # no bar: the preset does not run this method
+            for m in rows
+        ]
     path.parent.mkdir(parents=True, exist_ok=True)
     plots.plot_bars(
         values,

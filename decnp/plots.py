@@ -302,8 +302,8 @@ def plot_bars(
 
     Parameters
     ----------
-    values : mapping of str to sequence of float
-        Series name -> one value per category.
+    values : mapping of str to sequence of float or None
+        Series name -> one value per category; None draws no bar there.
     categories : sequence
         Group labels along the x axis.
     path : path-like, optional
@@ -320,10 +320,12 @@ def plot_bars(
     fig, ax = plt.subplots(figsize=(width_in, 3.6))
     x = np.arange(n_cat)
     for s, (name, v) in enumerate(values.items()):
-        v = check_array(v, f"values[{name!r}]", ndim=1)
-        if v.shape[0] != n_cat:
-            raise ValueError(f"values[{name!r}] has {v.shape[0]} entries for {n_cat} categories")
-        bars = ax.bar(x + (s - (n_series - 1) / 2) * width, v, width, label=name)
+        present = [i for i, value in enumerate(v) if value is not None]
+        heights = check_array([v[i] for i in present], f"values[{name!r}]", ndim=1)
+        if len(v) != n_cat:
+            raise ValueError(f"values[{name!r}] has {len(v)} entries for {n_cat} categories")
+        left = x[present] + (s - (n_series - 1) / 2) * width
+        bars = ax.bar(left, heights, width, label=name, color=f"C{s}")
         if annotate:
             ax.bar_label(bars, fmt=fmt, fontsize=7, padding=1)
     ax.set_xticks(x, [str(c) for c in categories])
