@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         "--checkpoint-dir",
         type=Path,
         help="keep each DEC run's state in DIR/PRESET_seedN.npz and continue from it "
-        "when present: a run longer than a sitting (the paper preset) can stop and go on",
+        "when present: a long run (the paper preset) can stop and go on",
     )
     args = parser.parse_args(argv)
     overrides = dict(args.set)

@@ -31,7 +31,7 @@ Example::
     OPENBLAS_NUM_THREADS=1 python benchmarks/paper_experiments.py embedding
     python benchmarks/paper_experiments.py k-sweep --ks 3 5 10
     python benchmarks/paper_experiments.py --summary
-    python benchmarks/paper_experiments.py imbalanced --quick --out /tmp/paper  # seconds
+    python benchmarks/paper_experiments.py imbalanced --quick --out paper-smoke  # seconds
 """
 
 from __future__ import annotations

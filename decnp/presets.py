@@ -4,7 +4,7 @@
 ``paper_mnist`` is the same with the data scaling of the authors' code for
 MNIST (pixels in [0, 1] times 5.1). ``fast`` is a short schedule
 (the CLI's default: about 4 minutes on 2 cores for the 10,000 MNIST test
-digits, and for all 70,000), tuned on this package's benchmarks (see the README
+digits, and for all 70,000), tuned on this package's benchmarks (see docs/experiments.md
 for what was tried). ``fast70k`` is a PyTorch recipe for the 70,000 digits,
 about 12 minutes here, with ``fast``'s random shifts: DEC 93% on average where
 ``fast`` gives 83%.

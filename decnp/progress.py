@@ -43,8 +43,8 @@ class Progress:
         Seconds between redraws on a terminal; drawing every step would cost
         more than a step.
     initial : int
-        Steps already done before this sitting (a resumed run): counted in the
-        bar, but not in the rate behind the ETA, which only this sitting's steps set.
+        Steps already done before a resumed run started: counted in the bar,
+        but not in the rate behind the ETA, which only the steps run since set.
     log_interval : float
         Longest silence, in seconds, between two plain lines on a stream that is
         not a terminal.

@@ -123,11 +123,11 @@ def test_defaults_to_stderr(capsys):
     assert "to stderr" in captured.err
 
 
-def test_resumed_progress_sets_its_eta_from_this_sittings_steps_only(monkeypatch):
+def test_resumed_progress_sets_its_eta_from_the_resumed_steps_only(monkeypatch):
     _clock(monkeypatch, [100.0, 110.0])  # created at t=100 s, drawn 10 s later
     stream = Terminal()
     p = Progress(100, "fine-tune", stream=stream, min_interval=0.0, initial=50)
-    p.update(10)  # 10 steps in 10 s, 40 to go: 40 s (counting all 60 as this sitting's: 7 s)
+    p.update(10)  # 10 steps in 10 s, 40 to go: 40 s (counting all 60 as run since: 7 s)
     assert "60/100" in stream.getvalue() and " 60%" in stream.getvalue()
     assert stream.getvalue().endswith("0:10<0:40")
 

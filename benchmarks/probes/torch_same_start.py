@@ -7,7 +7,7 @@ batch included), copies the weights into a decnp ``StackedAutoencoder`` and trai
 with decnp's own loop (``_train_reconstruction``, SGD lr 2 on the halved loss = PyTorch's
 lr 1, momentum 0.9), printing AE + k-means (scikit-learn, 20 restarts) every 20 epochs,
 as the oracle does. If decnp's training matched PyTorch's, both curves agree up to the
-drift float32 round-off causes. Saves the autoencoder to ``/tmp/probe/``. Output:
+drift float32 round-off causes. Saves the autoencoder to ``probe-out/``. Output:
 ``results/log_torch_same_start_SEED.txt``. PyTorch and scikit-learn are oracles here.
 
 Usage: python benchmarks/probes/torch_same_start.py SEED EPOCHS
@@ -78,5 +78,5 @@ for e in range(20, epochs + 1, 20):
         ),
         flush=True,
     )
-Path("/tmp/probe").mkdir(exist_ok=True)
-sae.save(f"/tmp/probe/sae_torchstart_{seed}.npz")
+Path("probe-out").mkdir(exist_ok=True)
+sae.save(f"probe-out/sae_torchstart_{seed}.npz")
