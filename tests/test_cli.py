@@ -277,13 +277,17 @@ def test_a_preset_with_augmentation_keeps_it_on_mnist_unless_turned_off(tmp_path
 
 
 def test_full_mnist_defaults_to_the_preset_measured_for_it(tmp_path, capsys, monkeypatch):
-    # Stand-ins: 200 blob "digits" for all of MNIST, and a tiny "fast70k".
+    # Stand-ins: 200 blob "digits" (4 x 4 images) for all of MNIST, a tiny "fast70k_da".
     X, y = _write_blobs(tmp_path / "d.npz", 16)
     loaded = []
     monkeypatch.setattr(
         decnp.datasets, "load_mnist", lambda subset: loaded.append(subset) or (X, y)
     )
-    monkeypatch.setitem(decnp.presets.PRESETS, "fast70k", dict(TINY, update_interval=7))
+    monkeypatch.setitem(
+        decnp.presets.PRESETS,
+        "fast70k_da",
+        dict(TINY, update_interval=7, augment={"shift": 1, "rotation": 5.0}),
+    )
     base = ["fit", "--dataset", "mnist", "--clusters", "4", "--quiet"]
     assert main([*base, "--out", str(tmp_path / "default")]) == 0
     assert main([*base, "--preset", "fast", "--out", str(tmp_path / "asked")]) == 0
@@ -291,7 +295,8 @@ def test_full_mnist_defaults_to_the_preset_measured_for_it(tmp_path, capsys, mon
     default, asked = (
         json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("default", "asked")
     )
-    assert default["preset"] == "fast70k" and asked["preset"] == "fast"
+    assert default["preset"] == "fast70k_da" and asked["preset"] == "fast"
+    assert default["augment"] == {"shift": 1, "rotation": 5.0}
 
 
 def test_more_clusters_than_samples(tmp_path, capsys):
