@@ -117,7 +117,8 @@ def _add_fit_schedule(fit: argparse.ArgumentParser) -> None:
     fit.add_argument(
         "--preset",
         choices=sorted(PRESETS),
-        help="training schedule, listed below (default: fast70k_da with --dataset mnist, else fast)",
+        help="training schedule, listed below "
+        "(default: fast70k_da with --dataset mnist, else fast)",
     )
     fit.add_argument(
         "--shift",
