@@ -26,6 +26,7 @@ from decnp import StackedAutoencoder
 from decnp.cli import _parser, main
 from decnp.metrics import cluster_accuracy
 from decnp.persistence import load_arrays
+from decnp.presets import AUGMENT
 
 REPO = Path(__file__).resolve().parents[1]
 HAVE_MPL = importlib.util.find_spec("matplotlib") is not None
@@ -50,8 +51,9 @@ TINY = {
 
 @pytest.fixture(autouse=True)
 def tiny_preset(monkeypatch):
-    """Replace the "fast" schedule (minutes) with one that runs in a fraction of a second."""
+    """Replace the default schedules (minutes) with ones that run in a fraction of a second."""
     monkeypatch.setitem(decnp.presets.PRESETS, "fast", dict(TINY))
+    monkeypatch.setitem(decnp.presets.PRESETS, "fast_da", dict(TINY, augment=AUGMENT))
 
 
 def _write_blobs(path, d, n_per=50, k=4, seed=0, labels=True):
@@ -265,15 +267,33 @@ def test_augment_needs_rows_that_are_images_of_the_shape_given(tmp_path, capsys)
 def test_a_preset_with_augmentation_keeps_it_on_mnist_unless_turned_off(tmp_path, monkeypatch):
     X, y = _write_blobs(tmp_path / "d.npz", 16)
     monkeypatch.setattr(decnp.datasets, "load_mnist", lambda subset: (X, y))
-    monkeypatch.setitem(
-        decnp.presets.PRESETS, "fast", dict(TINY, augment={"shift": 1, "rotation": 5.0})
-    )
     base = ["fit", "--clusters", "4", "--quiet"]
     assert main([*base, "--out", str(tmp_path / "on")]) == 0
     assert main([*base, "--no-augment", "--out", str(tmp_path / "off")]) == 0
     on, off = (json.loads((tmp_path / n / "metrics.json").read_text()) for n in ("on", "off"))
-    assert on["augment"] == {"shift": 1, "rotation": 5.0}
+    assert on["augment"] == AUGMENT
     assert off["augment"] is None
+
+
+def test_each_data_set_defaults_to_the_preset_measured_for_it(tmp_path, monkeypatch):
+    X, y = _write_blobs(tmp_path / "d.npz", 16)
+    monkeypatch.setattr(decnp.datasets, "load_mnist", lambda subset: (X, y))
+    runs = {
+        "test_digits": [],
+        "own": ["--data", str(tmp_path / "d.npz")],
+        "own_augmented": ["--data", str(tmp_path / "d.npz"), "--augment"],
+    }
+    for name, extra in runs.items():
+        args = ["fit", *extra, "--clusters", "4", "--quiet", "--out", str(tmp_path / name)]
+        assert main(args) == 0
+    used = {n: json.loads((tmp_path / n / "metrics.json").read_text()) for n in runs}
+    assert {n: m["preset"] for n, m in used.items()} == {
+        "test_digits": "fast_da",
+        "own": "fast",
+        "own_augmented": "fast_da",
+    }
+    assert used["test_digits"]["augment"] == used["own_augmented"]["augment"] == AUGMENT
+    assert used["own"]["augment"] is None
 
 
 def test_full_mnist_defaults_to_the_preset_measured_for_it(tmp_path, capsys, monkeypatch):
