@@ -279,8 +279,8 @@ def _warp(x: Any, theta: Any, dy: Any, dx: Any, image_shape: tuple[int, int]) ->
     sc = xp.clip((cx - sin * u) + cos * v, -1.0, float(w))
     r0, c0 = xp.floor(sr), xp.floor(sc)
     # In place from here (as the array API allows): the same operations in the
-    # same order as out-of-place ones, bit for bit, without a fresh temporary
-    # per step (a third of the time on a CPU).
+    # same order as out-of-place ones, bit for bit, without a fresh (n, h, w)
+    # temporary per step (a quarter faster on a CPU).
     sr -= r0
     sc -= c0
     fr, fc = xp.reshape(sr, (-1,)), xp.reshape(sc, (-1,))
