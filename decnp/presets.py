@@ -151,7 +151,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         # SGD recipe in pretraining (0.870 / 0.765 for seeds 0 / 1); on two
         # threads, no input dropout (seed 1: 0.885). Measured over seeds 0-4
         # (benchmarks/accuracy.py, two threads): 0.972 / 0.882 / 0.882 / 0.897 /
-        # 0.879, mean 90.3% +- 4.0, in 3.6-4.2 minutes; the runs near 0.88 end
+        # 0.879, mean 90.3% +- 4.0, in 3.6-4.2 minutes; seeds 1, 2 and 4 end
         # with 4s and 9s in one cluster and another cluster all but empty.
         **_FAST,
         "pretrain_shift": 0,
