@@ -53,7 +53,7 @@ TINY = {
 def tiny_preset(monkeypatch):
     """Replace the default schedules (minutes) with ones that run in a fraction of a second."""
     monkeypatch.setitem(decnp.presets.PRESETS, "fast", dict(TINY))
-    monkeypatch.setitem(decnp.presets.PRESETS, "fast_da", dict(TINY, augment=AUGMENT))
+    monkeypatch.setitem(decnp.presets.PRESETS, "fast_da", dict(TINY, augment=dict(AUGMENT)))
 
 
 def _write_blobs(path, d, n_per=50, k=4, seed=0, labels=True):
