@@ -905,8 +905,9 @@ def machine_info(args) -> dict:
         "platform": platform.platform(),
         "threads": args.threads,
         "versions": versions,
-        "blas_controller": [
-            {k: p.get(k) for k in ("internal_api", "num_threads", "version", "filepath")}
+        "blas_controller": [  # the library's file name, not where it lies on this machine
+            {k: p.get(k) for k in ("internal_api", "num_threads", "version")}
+            | {"library": Path(p.get("filepath") or "").name}
             for p in threadpool_info()
         ],
         "loadavg_start": os.getloadavg(),
