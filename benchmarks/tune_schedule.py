@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import os
 import sys
@@ -319,6 +320,13 @@ def run_curve(
     return record
 
 
+def config_id(config: dict) -> str:
+    """Eight hex digits of the SHA-1 of ``config`` as JSON (keys sorted): a preset run
+    is logged as ``preset:NAME@ID``, so a preset changed since names a new record."""
+    text = json.dumps(config, sort_keys=True)
+    return hashlib.sha1(text.encode()).hexdigest()[:8]
+
+
 def run_preset(
     name: str, seed: int, verbose: bool, dataset: str, overrides: dict | None = None
 ) -> dict:
@@ -327,7 +335,8 @@ def run_preset(
     X, y = load(dataset)
     params = preset(name) | (overrides or {})
     record = {
-        "name": f"preset:{name}" + "".join(f" {k}={v}" for k, v in (overrides or {}).items()),
+        "name": f"preset:{name}@{config_id(params)}"
+        + "".join(f" {k}={v}" for k, v in (overrides or {}).items()),
         "seed": seed,
         "config": params,
         "cpu_count": os.cpu_count(),
