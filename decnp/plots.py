@@ -20,6 +20,7 @@ figure                                     function
 loss or error curves                       :func:`plot_curves`
 rows of images (e.g. reconstructions)      :func:`plot_image_rows`
 grouped bars (e.g. accuracy per setting)   :func:`plot_bars`
+one dot per run, by setting (the spread)   :func:`plot_strips`
 size of dL/dz_i against q_ij (fig. 3)      :func:`plot_gradient_magnitude`
 the field -dL/dz on a 2-D embedding        :func:`plot_gradient_field`
 accuracy / NMI over DEC target updates     :func:`plot_history`
@@ -333,6 +334,67 @@ def plot_bars(
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     if n_series > 1:  # below the axes, where it hides no bar whatever their number
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(n_series, 3))
+    return _save(fig, path)
+
+
+@_styled
+def plot_strips(
+    panels: Mapping[str, Mapping[str, Sequence[float]]],
+    references: Mapping[str, Mapping[str, float]] | None = None,
+    path: str | os.PathLike | None = None,
+    title: str = "",
+    ylabel: str = "",
+) -> Any:
+    """Strip plot: one dot per run (a seed, a trial) for each setting, side by side.
+
+    Parameters
+    ----------
+    panels : mapping of str to mapping of str to sequence of float
+        Panel title -> setting -> the value of each of its runs. Panels share the
+        y axis; a panel's width follows its number of settings.
+    references : mapping of str to mapping of str to float, optional
+        Panel title -> label -> a single published value, drawn as a dashed
+        horizontal line across that panel with its label.
+    path : path-like, optional
+    title, ylabel : str
+    """
+    plt = _pyplot()
+    references = references or {}
+    widths = [max(len(settings), 1) for settings in panels.values()]
+    fig, axes = plt.subplots(
+        1,
+        len(panels),
+        figsize=(min(12.0, 1.0 * sum(widths) + 2.0), 3.8),
+        sharey=True,
+        squeeze=False,
+        gridspec_kw={"width_ratios": widths},
+    )
+    for ax, (panel, settings) in zip(axes[0], panels.items()):
+        for i, runs in enumerate(settings.values()):
+            v = check_array(list(runs), f"panels[{panel!r}]", ndim=1)
+            # Runs spread sideways in the order of their values, so equal ones stay visible.
+            offsets = np.linspace(-0.18, 0.18, len(v)) if len(v) > 1 else np.zeros(1)
+            ax.plot(i + offsets, np.sort(v), "o", color=COLORS[i % len(COLORS)], alpha=0.8)
+            ax.plot([i - 0.28, i + 0.28], [v.mean()] * 2, "-", color="0.2", linewidth=1.2)
+        for value in references.get(panel, {}).values():
+            ax.axhline(value, color="0.45", linestyle="--", linewidth=0.9)
+        for label, value in references.get(panel, {}).items():
+            ax.annotate(
+                label,
+                (0.0, value),
+                xycoords=("axes fraction", "data"),
+                fontsize=7,
+                color="0.3",
+                xytext=(2, 2),
+                textcoords="offset points",
+            )
+        ax.set_xticks(np.arange(len(settings)), list(settings), rotation=30, ha="right")
+        ax.set_xlim(-0.6, len(settings) - 0.4)
+        ax.grid(axis="x", visible=False)
+        ax.set_title(panel)
+    axes[0][0].set_ylabel(ylabel)
+    if title:
+        fig.suptitle(title)
     return _save(fig, path)
 
 

@@ -1,0 +1,203 @@
+"""The committed benchmark records and what the README and the figures draw from them.
+
+Every number of the README's Results table and every committed figure of
+``benchmarks/accuracy.py`` is recomputed here from ``benchmarks/results/accuracy.json``
+(no training, no network): a record changed without rerunning ``python
+benchmarks/accuracy.py --summary``, or a figure drawn from another record, fails.
+The records themselves must name their machine and hold no local path.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from conftest import load_benchmark
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+FIGURES = ROOT / "benchmarks" / "figures"
+#: Committed figures of ``paper_experiments.py`` without their numbers beside them:
+#: the first two draw a t-SNE map or a model that its record does not hold; the
+#: others are drawn from their record, but the script does not yet save what they plot.
+WITHOUT_NUMBERS = {
+    "paper_embedding_over_epochs",
+    "paper_nearest_images",
+    "paper_embedding_history",
+    "paper_k_sweep",
+    "paper_imbalanced",
+}
+
+
+@pytest.fixture(scope="module")
+def accuracy():
+    return load_benchmark("accuracy")
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return json.loads((RESULTS / "accuracy.json").read_text())["runs"]
+
+
+def _run(preset: str, seed: int, acc: float, n: int = 70_000, command: str = "") -> dict:
+    """A record as ``accuracy.py`` writes it, with the same accuracy for every method."""
+    scores = {"acc": acc, "nmi": acc - 0.1, "ari": acc - 0.2, "seconds": 60.0 * (seed + 1)}
+    return {
+        "preset": preset,
+        "seed": seed,
+        "n_samples": n,
+        "methods": {
+            m: dict(scores) for m in ("k-means", "AE + k-means", "DEC w/o backprop", "DEC")
+        },
+        "command": command or f"python benchmarks/accuracy.py --preset {preset} --seeds 0 1 2 3 4",
+        "machine": {
+            "processor": "Some(R) Model",
+            "blas": [{"internal_api": "openblas", "num_threads": 2}],
+        },
+    }
+
+
+def test_readme_results_table_is_recomputed_from_the_record(accuracy, runs):
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- results:table -->\n(.*?)\n<!-- /results:table -->", readme, re.S)
+    assert block, "README has no results:table markers"
+    assert block.group(1) == accuracy.readme_table(runs), (
+        "README's Results table differs from the record: run python benchmarks/accuracy.py --summary"
+    )
+
+
+def test_committed_record_is_complete(accuracy, runs):
+    assert accuracy.incomplete(runs, accuracy.RECORD) == []
+
+
+@pytest.mark.parametrize("name", ["accuracy_spread", "accuracy_table2"])
+def test_committed_accuracy_figure_plots_the_record(accuracy, runs, name):
+    committed = json.loads((FIGURES / f"{name}.json").read_text())
+    assert committed == json.loads(json.dumps(accuracy.figure_data(runs)[name]))
+    assert (FIGURES / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_every_committed_figure_has_the_numbers_it_plots_beside_it():
+    for png in sorted(FIGURES.glob("*.png")):
+        if png.stem not in WITHOUT_NUMBERS:
+            assert png.with_suffix(".json").exists(), f"{png.name} has no record of its numbers"
+    for numbers in FIGURES.glob("*.json"):
+        assert numbers.with_suffix(".png").exists(), f"{numbers.name} belongs to no figure"
+
+
+def test_summary_table_counts_only_complete_groups_and_its_worst_seed(accuracy):
+    runs = [_run("alpha", s, 0.80 + 0.01 * s) for s in range(5)] + [_run("beta", 0, 0.9)]
+    table = accuracy.readme_table(runs)
+    (row,) = [line for line in table.splitlines() if line.startswith("| decnp `alpha`")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == "0–4" and cells[5] == "**82.00 ± 1.58**"
+    assert cells[7] == "80.00"  # the worst seed, not the best
+    assert cells[8] == "0.720" and cells[9] == "1.0–5.0"
+    assert "`beta`" not in table  # one seed is not a result to show
+    assert "Some Model, 2" in table and "†" not in table
+
+
+def test_a_machine_from_the_report_is_marked(accuracy):
+    runs = [_run("alpha", s, 0.8) for s in range(5)]
+    runs[0]["machine"] = {}
+    runs[0]["from_report"] = {"processor": "Other Chip", "blas_threads": 1, "shared": "yes"}
+    table = accuracy.readme_table(runs)
+    assert "Other Chip, 1† (seed 0)" in table and "\n† from docs/experiments.md" in table
+    assert "| 2.0–5.0 |" in table  # the run that shared the machine is not timed
+
+
+def test_summary_refuses_committed_figures_from_a_partial_or_temporary_record(
+    accuracy, tmp_path, monkeypatch, capsys
+):
+    pytest.importorskip("matplotlib")
+    figures, record = tmp_path / "figures", tmp_path / "accuracy.json"
+    monkeypatch.setattr(accuracy, "FIGURES", figures)
+    monkeypatch.setattr(accuracy, "RECORD", record)
+    ten = "python benchmarks/accuracy.py --preset gamma --subset test --seeds " + " ".join(
+        map(str, range(10))
+    )
+    runs = [_run("gamma", s, 0.9, 10_000, ten) for s in range(7)]  # three seeds still running
+    record.write_text(json.dumps({"runs": runs}))
+
+    assert accuracy.main(["--summary", "--out", str(record)]) == 1
+    assert not figures.exists()
+    assert "gamma seed 7 on 10,000 digits" in capsys.readouterr().err
+
+    runs += [_run("gamma", s, 0.9, 10_000, ten) for s in range(7, 10)]
+    other = tmp_path / "merged.json"  # complete, but not the committed record
+    other.write_text(json.dumps({"runs": runs}))
+    assert accuracy.main(["--summary", "--out", str(other)]) == 1
+    assert not figures.exists()
+    assert "is not the committed record" in capsys.readouterr().err
+
+    record.write_text(json.dumps({"runs": runs}))
+    assert accuracy.main(["--summary", "--out", str(record)]) == 0
+    out = capsys.readouterr().out
+    assert "| decnp `gamma` | 0–9 |" in out
+    spread = json.loads((figures / "accuracy_spread.json").read_text())
+    assert spread["panels"] == {"10,000 test digits": {"gamma (DEC)": [90.0] * 10}}
+    assert (figures / "accuracy_spread.png").exists() and (figures / "accuracy_table2.png").exists()
+    # Another folder takes figures from any record: drafts never land in the committed one.
+    drafts = tmp_path / "drafts"
+    assert accuracy.main(["--summary", "--out", str(other), "--figures", str(drafts)]) == 0
+    assert (drafts / "accuracy_spread.json").exists()
+
+
+def test_every_accuracy_record_names_its_cpu_model_and_threads(accuracy, runs):
+    for run in runs:
+        cpu, threads, from_report = accuracy._machine(run)
+        where = f"{run['preset']} seed {run['seed']}"
+        assert cpu and cpu != "unknown CPU" and cpu not in ("x86_64", "aarch64"), where
+        assert isinstance(threads, int) and threads >= 1, where
+        if from_report:
+            assert run["from_report"]["source"].startswith("docs/experiments.md"), where
+
+
+def _strings(value):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+    elif isinstance(value, str):
+        yield value
+
+
+@pytest.mark.parametrize(
+    "path", sorted(p.name for p in RESULTS.glob("*.json*")), ids=lambda name: name
+)
+def test_records_hold_no_local_path(path):
+    text = (RESULTS / path).read_text()
+    values = (
+        [json.loads(line) for line in text.splitlines()]
+        if path.endswith(".jsonl")
+        else [json.loads(text)]
+    )
+    for s in _strings(values):
+        assert not re.search(r"(^|[\s'\"=])(/work/|/home/|/root/|/usr/|/opt/|/tmp/|~/)", s), (
+            f"{path}: {s[:120]}"
+        )
+
+
+@pytest.mark.parametrize("path", sorted(RESULTS.glob("throughput*.json")), ids=lambda p: p.name)
+def test_throughput_records_name_what_a_reader_needs(path):
+    machine = json.loads(path.read_text())["machine"]
+    assert machine["cpu_model"] not in ("", "x86_64") and machine["threads"] >= 1
+    assert {"python", "numpy"} <= set(machine["versions"])
+    for pool in machine["blas_controller"]:
+        assert "filepath" not in pool and pool["library"] and "/" not in pool["library"]
+
+
+def test_tuning_records_give_each_name_one_configuration():
+    for name in ("tuning.jsonl", "tuning70k.jsonl"):
+        configs: dict[str, set[str]] = {}
+        for line in (RESULTS / name).read_text().splitlines():
+            record = json.loads(line)
+            config = json.dumps(record["config"], sort_keys=True)
+            configs.setdefault(record["name"], set()).add(config)
+        reused = {n: len(c) for n, c in configs.items() if len(c) > 1}
+        assert not reused, f"{name}: names used for several configurations: {reused}"
