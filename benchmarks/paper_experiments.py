@@ -277,7 +277,7 @@ def run_embedding(args: argparse.Namespace) -> dict[str, Any]:
         title=f"DEC embedding of {len(sub)} MNIST digits (t-SNE), coloured by true digit",
     )
     _draw(plots.plot_nearest_images, X, final.transform(X), final.cluster_centers_, paths[1])
-    _draw(plots.plot_history, final.history_, paths[2])
+    draw_from_record("paper_embedding_history", result, args.figures)
     print(f"embedding: acc {result['final']['acc']:.4f}, {result['seconds']}", flush=True)
     return result
 
@@ -330,17 +330,8 @@ def run_k_sweep(args: argparse.Namespace) -> dict[str, Any]:
             f"G {run['G']:.3f}, {run['n_iter']} it., {run['seconds']['total']:.0f} s",
             flush=True,
         )
-    runs = payload["runs"]
-    if runs:
-        _draw(
-            plots.plot_k_sweep,
-            np.array([r["k"] for r in runs]),
-            np.array([r["nmi_train"] for r in runs]),
-            np.array([r["G"] for r in runs]),
-            args.figures / "paper_k_sweep.png",
-            true_k=10,
-            title=f"choosing k: DEC on {payload['n_train']} MNIST training digits",
-        )
+    if payload["runs"]:
+        draw_from_record("paper_k_sweep", payload, args.figures)
     return payload
 
 
@@ -382,17 +373,8 @@ def run_imbalanced(args: argparse.Namespace) -> dict[str, Any]:
             _save(out, payload, args)
         accs = {m: round(v["acc"], 4) for m, v in methods.items()}
         print(f"r_min {r_min}: n = {len(X)}, {accs}", flush=True)
-    runs = [r for r in payload["runs"] if len(r["methods"]) == 3]
-    if runs:
-        _draw(
-            plots.plot_bars,
-            {m: [r["methods"][m]["acc"] for r in runs] for m in _IMB_METHODS},
-            [f"{r['r_min']:g}" for r in runs],
-            args.figures / "paper_imbalanced.png",
-            title="clustering accuracy on imbalanced MNIST",
-            xlabel="r$_{min}$ (keep rate of the rarest digit, 0)",
-            ylabel="accuracy",
-        )
+    if any(len(r["methods"]) == 3 for r in payload["runs"]):
+        draw_from_record("paper_imbalanced", payload, args.figures)
     return payload
 
 
@@ -404,6 +386,84 @@ def _scale_of(X: np.ndarray, config: dict[str, Any]) -> np.float32:
     if config.get("scale") == "unit_energy":
         return np.float32(datasets.unit_energy_scale(X))
     return np.float32(1.0)
+
+
+# ---------------------------------------------------------- figures from records
+
+
+def plotted(name: str, record: dict[str, Any]) -> dict[str, Any]:
+    """The numbers that figure ``name`` plots, taken from its record.
+
+    Parameters
+    ----------
+    name : str
+        ``"paper_embedding_history"``, ``"paper_k_sweep"`` or ``"paper_imbalanced"``.
+    record : dict
+        The figure's record: ``paper_embedding.json``, ``paper_k_sweep.json`` or
+        ``paper_imbalanced.json`` as loaded.
+
+    Returns
+    -------
+    dict
+        What is drawn, as saved beside the figure (``NAME.json``).
+    """
+    if name == "paper_embedding_history":
+        keys = ("iteration", "acc", "nmi", "ari", "loss")
+        return {key: [h[key] for h in record["history"]] for key in keys}
+    if name == "paper_k_sweep":
+        runs = record["runs"]
+        return {
+            "k": [r["k"] for r in runs],
+            "nmi_train": [r["nmi_train"] for r in runs],
+            "G": [r["G"] for r in runs],
+            "n_train": record["n_train"],
+        }
+    runs = [r for r in record["runs"] if len(r["methods"]) == len(_IMB_METHODS)]
+    return {
+        "r_min": [r["r_min"] for r in runs],
+        "acc": {m: [r["methods"][m]["acc"] for r in runs] for m in _IMB_METHODS},
+    }
+
+
+#: The record each figure drawn by ``draw_from_record`` comes from.
+RECORD_OF = {
+    "paper_embedding_history": "paper_embedding.json",
+    "paper_k_sweep": "paper_k_sweep.json",
+    "paper_imbalanced": "paper_imbalanced.json",
+}
+
+
+def draw_from_record(name: str, record: dict[str, Any], folder: Path) -> bool:
+    """Draw figure ``name`` from its record into ``folder`` with the numbers it plots
+    beside it (``NAME.json``); False, and nothing written, without matplotlib."""
+    numbers = plotted(name, record)
+    path = folder / f"{name}.png"
+    if name == "paper_embedding_history":
+        history = [dict(zip(numbers, values)) for values in zip(*numbers.values())]
+        drawn = _draw(plots.plot_history, history, path)
+    elif name == "paper_k_sweep":
+        drawn = _draw(
+            plots.plot_k_sweep,
+            np.array(numbers["k"]),
+            np.array(numbers["nmi_train"]),
+            np.array(numbers["G"]),
+            path,
+            true_k=10,
+            title=f"choosing k: DEC on {numbers['n_train']} MNIST training digits",
+        )
+    else:
+        drawn = _draw(
+            plots.plot_bars,
+            numbers["acc"],
+            [f"{r:g}" for r in numbers["r_min"]],
+            path,
+            title="clustering accuracy on imbalanced MNIST",
+            xlabel="r$_{min}$ (keep rate of the rarest digit, 0)",
+            ylabel="accuracy",
+        )
+    if drawn:
+        write_json(path.with_suffix(".json"), numbers)
+    return drawn
 
 
 # ------------------------------------------------------------------------ summary
@@ -480,7 +540,11 @@ def summary(results_dir: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("experiment", nargs="?", choices=EXPERIMENTS)
-    parser.add_argument("--summary", action="store_true", help="print the README tables")
+    parser.add_argument(
+        "--summary",
+        action="store_true",
+        help="print the README tables; redraw the figures drawn from a record",
+    )
     parser.add_argument("--preset", default="fast", choices=["fast", "paper"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-iter", type=int, help="override the preset's DEC max_iter")
@@ -509,6 +573,9 @@ def main(argv: list[str] | None = None) -> int:
     args.cache = args.out / "cache"
     if args.summary:
         print(summary(args.out))
+        for name, record in RECORD_OF.items():  # the figures drawn from a record, redrawn
+            if (args.out / record).exists():
+                draw_from_record(name, _load(args.out / record), args.figures)
         return 0
     if args.experiment is None:
         parser.error("name an experiment or pass --summary")

@@ -114,3 +114,8 @@ def test_figures_written(quick_run):
     names += ["k_sweep", "imbalanced"]
     for name in names:
         assert (out / "figures" / f"paper_{name}.png").read_bytes()[:8] == PNG_MAGIC, name
+    module = _module()
+    for name, record in module.RECORD_OF.items():  # the numbers beside each, from its record
+        numbers = json.loads((out / "figures" / f"{name}.json").read_text())
+        fresh = module.plotted(name, json.loads((out / record).read_text()))
+        assert numbers == json.loads(json.dumps(fresh)), name
