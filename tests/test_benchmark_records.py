@@ -193,6 +193,27 @@ def test_throughput_records_name_what_a_reader_needs(path):
         assert "filepath" not in pool and pool["library"] and "/" not in pool["library"]
 
 
+def test_readme_speed_quotes_its_records():
+    readme = (ROOT / "README.md").read_text()
+    speed = readme[readme.index("## Speed") : readme.index("## Reliability")]
+    records = {p.name: json.loads(p.read_text()) for p in RESULTS.glob("throughput*.json")}
+    commands = re.findall(r"`(python benchmarks/throughput\.py[^`]*)`", speed.replace("\n", " "))
+    assert commands and all(any(c == r["command"] for r in records.values()) for c in commands), (
+        commands
+    )
+    # Every ratio of the table is a median the main record printed.
+    table = records["throughput.json"]["table_markdown"]
+    rows = [
+        line
+        for line in speed.splitlines()
+        if line.startswith("| ") and not line.startswith("| step |")
+    ]
+    ratios = [r for line in rows for r in re.findall(r"\b\d\.\d\d\b", line)]
+    assert len(ratios) == 9
+    for ratio in ratios:
+        assert f"| {ratio} (" in table, ratio
+
+
 def test_tuning_records_give_each_name_one_configuration():
     for name in ("tuning.jsonl", "tuning70k.jsonl"):
         configs: dict[str, set[str]] = {}
