@@ -223,3 +223,19 @@ def test_tuning_records_give_each_name_one_configuration():
             configs.setdefault(record["name"], set()).add(config)
         reused = {n: len(c) for n, c in configs.items() if len(c) > 1}
         assert not reused, f"{name}: names used for several configurations: {reused}"
+
+
+def test_plot_strips_draws_one_dot_per_run_and_each_reference(tmp_path):
+    pytest.importorskip("matplotlib")
+    from decnp import plots
+
+    panels = {"left": {"a": [1.0, 2.0, 2.0], "b": [3.0]}, "right": {"c": [4.0, 5.0]}}
+    fig = plots.plot_strips(panels, {"right": {"goal": 4.5}}, tmp_path / "s.png", ylabel="y")
+    left, right = fig.axes
+    assert [t.get_text() for t in left.get_xticklabels()] == ["a", "b"]
+    dots = [line for line in left.lines if line.get_marker() == "o"]
+    assert sorted(y for line in dots for y in line.get_ydata()) == [1.0, 2.0, 2.0, 3.0]
+    assert [line.get_ydata()[0] for line in right.lines if line.get_linestyle() == "--"] == [4.5]
+    assert not [line for line in left.lines if line.get_linestyle() == "--"]
+    plots._pyplot().close(fig)
+    assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
