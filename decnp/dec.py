@@ -104,6 +104,14 @@ class DEC(ParamsMixin):
     tol : float
         Stop when fewer than this fraction of points change cluster between two
         target updates (paper: 0.001, i.e. 0.1%).
+    balance : float
+        β >= 0, the power of the soft cluster frequency f_j = Σ_i q_ij in the
+        target: p_ij ∝ q_ij² / f_j^β (:func:`decnp.target_distribution`). 1 is
+        the paper's eq. 3. A larger β holds the cluster sizes more even, so
+        that two clusters which k-means put into one group of similar points
+        (4s and 9s on MNIST) stay two and can come apart, instead of merging
+        while another centre empties. It assumes clusters of similar sizes:
+        keep 1 for data whose classes differ much in size.
     max_iter : int
         Largest number of clustering iterations.
     n_init : int
@@ -224,6 +232,7 @@ class DEC(ParamsMixin):
         momentum: float = 0.9,
         update_interval: int = 160,
         tol: float = 0.001,
+        balance: float = 1.0,
         max_iter: int = 20_000,
         n_init: int = 20,
         autoencoder: StackedAutoencoder | None = None,
@@ -256,6 +265,7 @@ class DEC(ParamsMixin):
         self.momentum = momentum
         self.update_interval = update_interval
         self.tol = tol
+        self.balance = balance
         self.max_iter = max_iter
         self.n_init = n_init
         self.autoencoder = autoencoder
@@ -291,6 +301,7 @@ class DEC(ParamsMixin):
         check_scalar(self.momentum, "momentum", low=0.0, high=1.0, high_inclusive=False)
         check_scalar(self.update_interval, "update_interval", integer=True, low=1)
         check_scalar(self.tol, "tol", low=0.0, high=1.0)
+        check_scalar(self.balance, "balance", low=0.0)
         check_scalar(self.max_iter, "max_iter", integer=True, low=0)
         check_scalar(self.n_init, "n_init", integer=True, low=1)
         if isinstance(self.scale, numbers.Real) and not isinstance(self.scale, bool):
@@ -630,15 +641,16 @@ class DEC(ParamsMixin):
         return state
 
     def _update_target(self, z: Any, mu: Any, y: Any, state: _ClusterState) -> dict[str, Any]:
-        """Recompute q_ij and the target p_ij over all the data (eqs. 1-3); log the
-        loss, the fraction of labels changed and, given ``y``, the scores."""
+        """Recompute q_ij and the target p_ij over all the data (eqs. 1-3, f_j to the
+        power ``balance``); log the loss, the fraction of labels changed and, given
+        ``y``, the scores."""
         xp = self.backend_.xp
         # Unchecked maths: a diverged run must reach check_loss below and be
         # reported as such, not as "z contains NaN". In blocks: the kernel's
         # (rows, k, d) temporaries would be the largest arrays of the whole run
         # if made for all n at once.
         q = map_blocks(lambda zb: _kernel(zb, mu, self.alpha)[0], z)
-        state.p = _target(q)
+        state.p = _target(q, self.balance)
         state.labels = to_numpy(xp.argmax(q, axis=1))
         t = state.t
         entry = {"iteration": t, "loss": check_loss(float(_kl(state.p, q)), "clustering", t)}

@@ -97,20 +97,27 @@ def soft_assignment(z: Any, mu: Any, alpha: float = 1.0) -> Any:
     return _kernel(z, mu, alpha)[0]
 
 
-def target_distribution(q: Any) -> Any:
-    """Sharpened target distribution (paper eq. 3).
+def target_distribution(q: Any, balance: float = 1.0) -> Any:
+    """Sharpened target distribution (paper eq. 3, with the frequency to a power).
 
     .. math::
-        p_{ij} = \\frac{q_{ij}^2 / f_j}{\\sum_{j'} q_{ij'}^2 / f_{j'}}, \\qquad
+        p_{ij} = \\frac{q_{ij}^2 / f_j^{\\beta}}{\\sum_{j'} q_{ij'}^2 / f_{j'}^{\\beta}}, \\qquad
         f_j = \\sum_i q_{ij}
 
     Squaring puts more weight on confident assignments; dividing by the soft
-    frequency f_j keeps large clusters from swallowing small ones.
+    frequency f_j keeps large clusters from swallowing small ones. β = 1
+    (``balance=1``) is the paper's eq. 3. A larger β holds the cluster sizes
+    more even: a cluster growing past its neighbours gets a smaller share of
+    their border points, one shrinking a larger share, so two clusters that
+    share a group of similar points stay two rather than merge while a centre
+    empties. β = 0 drops the frequency altogether.
 
     Parameters
     ----------
     q : array, shape (n, k)
         Soft assignments (non-negative rows).
+    balance : float
+        β >= 0, the power of the soft frequency f_j.
 
     Returns
     -------
@@ -118,16 +125,20 @@ def target_distribution(q: Any) -> Any:
         Rows sum to 1.
     """
     _check_distribution(q, "q")
-    return _target(q)
+    check_scalar(balance, "balance", low=0.0)
+    return _target(q, balance)
 
 
-def _target(q: Any) -> Any:
+def _target(q: Any, balance: float = 1.0) -> Any:
     """Unchecked :func:`target_distribution` for the training loop."""
     xp = namespace(q)
     # A cluster nobody belongs to has f_j -> 0; its q_ij^2 is then 0 too, and the
-    # floor keeps 0/0 out of the result.
+    # floors keep 0/0 out of the result (f_j^β can underflow where f_j does not).
     tiny = xp.finfo(q.dtype).smallest_normal
     f = xp.maximum(xp.sum(q, axis=0), tiny)
+    if balance != 1.0:
+        # Relative to the mean frequency, so that f_j^β stays in range for any n.
+        f = xp.maximum((f / xp.mean(f)) ** balance, tiny)
     weight = q * q / f
     return weight / xp.maximum(xp.sum(weight, axis=1, keepdims=True), tiny)
 
