@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .persistence import ModelFileError, load_arrays, save_arrays
+from .persistence import ModelFileError, jsonable, load_arrays, save_arrays
 from .validation import check_scalar
 
 
@@ -61,21 +61,33 @@ class Checkpoint:
         if not self.path.exists():
             return None
         arrays, meta = load_arrays(self.path, kind)
-        if meta.get("settings") != _jsonable(settings):
+        changed = settings_changed(meta.get("settings"), jsonable(settings))
+        if changed:
             raise ModelFileError(
-                f"{str(self.path)!r} was written by a run with other settings; resume it "
-                "with the same data and arguments, or delete it to start afresh"
+                f"{str(self.path)!r} was written by a run with other settings "
+                f"({', '.join(changed)}); resume it with the same data and arguments, "
+                "or delete it to start afresh"
             )
         return arrays, meta
 
 
-def _jsonable(obj: Any) -> Any:
-    """Settings as they read back from JSON (tuples become lists)."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    return obj
+def settings_changed(saved: Any, now: Any, prefix: str = "") -> list[str]:
+    """The names of the settings that differ between ``saved`` and ``now``.
+
+    Nested dicts are compared key by key and named ``outer.inner``; a value
+    that is no dict on either side is named whole (``prefix``, or
+    ``"settings"`` at the top).
+    """
+    if not (isinstance(saved, dict) and isinstance(now, dict)):
+        return [] if saved == now else [prefix or "settings"]
+    changed = []
+    for key in sorted(set(saved) | set(now)):
+        name = f"{prefix}.{key}" if prefix else key
+        changed += settings_changed(saved.get(key, _MISSING), now.get(key, _MISSING), name)
+    return changed
+
+
+_MISSING = object()  # a setting one of the two runs lacks
 
 
 def generator_state(generator: np.random.Generator) -> dict:
