@@ -11,6 +11,8 @@ exception for an estimator used before ``fit``.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -21,6 +23,26 @@ class NotFittedError(ValueError, AttributeError):
     ``sklearn.exceptions.NotFittedError``, so code written for scikit-learn's
     estimators catches it.
     """
+
+
+@contextmanager
+def all_or_nothing(estimator: Any, names: tuple[str, ...]) -> Iterator[None]:
+    """Undo a failed ``fit``: on any exception (Ctrl-C included) inside the block,
+    put back the attributes ``names`` as they were before it, removing those
+    the estimator did not have, and re-raise.
+
+    A model is then either the one fitted before, whole, or the new one, whole
+    (or stays unfitted), never new weights beside old centres.
+    """
+    state = vars(estimator)
+    before = {name: state[name] for name in names if name in state}
+    try:
+        yield
+    except BaseException:
+        for name in names:
+            state.pop(name, None)
+        state.update(before)
+        raise
 
 
 class ParamsMixin:
