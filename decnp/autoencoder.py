@@ -235,8 +235,10 @@ finetune_lr, finetune_dropout, shift, image_shape, gamma, momentum_burnin, bias_
             Iterations between checkpoints (0: only at phase ends and on Ctrl-C).
         resume : bool
             Continue from ``checkpoint`` if it exists (it must come from a run with
-            the same data and arguments); on the same backend the result is the
-            one the uninterrupted run gives.
+            the same data and arguments). On the CPU the result is the one the
+            uninterrupted run gives, bit for bit; on a GPU it is the one the run
+            would have given had it gone on after that checkpoint (see
+            :mod:`decnp.checkpoint`).
 
         Returns
         -------

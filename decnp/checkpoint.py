@@ -4,8 +4,18 @@ A checkpoint is a model file (see :mod:`decnp.persistence`: ``.npz``, no pickle,
 written atomically) holding every array the run needs — weights, optimiser
 buffers, the batch order — and, in its metadata, the iteration, the random
 generator's state and the run's settings. Resuming from it replays the rest of
-the run with the same random numbers, so on the same backend the result is the
-one the uninterrupted run would have given.
+the run with the same random numbers, so on the CPU the result is the one the
+uninterrupted run would have given, bit for bit.
+
+On a GPU the random numbers come from CuPy's generator, whose state cannot be
+saved. Every checkpoint therefore re-seeds it from the host generator's saved
+state, and a resumed run seeds it the same way: the resumed run does exactly
+what the run would have done had it gone on after that checkpoint. That is the
+uninterrupted run's result when the checkpoint is one the uninterrupted run also
+wrote (every ``checkpoint_every`` iterations, at phase ends); after a checkpoint
+written on Ctrl-C, which an uninterrupted run does not write, the rest of the
+run draws other (equally random) numbers. For the same reason a GPU run's
+result depends on ``checkpoint_every``; a CPU run's does not.
 
 Ctrl-C is caught between iterations (never in the middle of an update, which
 would leave half-updated weights): the run writes a checkpoint, then stops with

@@ -377,8 +377,10 @@ class DEC(ParamsMixin):
             True classes, used only to log accuracy, NMI and ARI in ``history_``.
         resume : bool
             Continue from ``checkpoint`` if it exists; it must come from a run with
-            the same data and parameters. On the same backend the result equals
-            the uninterrupted run's.
+            the same data and parameters. On the CPU the result equals the
+            uninterrupted run's bit for bit; on a GPU it is the one the run would
+            have given had it gone on after that checkpoint (see
+            :mod:`decnp.checkpoint`).
 
         Returns
         -------
