@@ -72,10 +72,12 @@ def test_autoencoder_resume_matches_uninterrupted(X, tmp_path, monkeypatch, stop
             StackedAutoencoder(DIMS, random_state=3).fit(
                 X, checkpoint=path, checkpoint_every=1000, **AE_FIT
             )
-    # Ctrl-C was honoured after the iteration it arrived in, and saved there.
+    # Ctrl-C was honoured after the iteration it arrived in, and saved there: phase
+    # stop_call // 30 (30 iterations per pair) after stop_call % 30 of its iterations,
+    # with the logs of the pairs before it.
     meta = load_arrays(path, "StackedAutoencoder-checkpoint")[1]
-    assert sum(len(h) for h in meta["history"]["layerwise"]) >= 0
-    assert meta["t"] > 0 or meta["phase"] > 0
+    assert (meta["phase"], meta["t"]) == divmod(stop_call, 30)
+    assert len(meta["history"]["layerwise"]) == min(meta["phase"], 3)
     resumed = StackedAutoencoder(DIMS, random_state=3).fit(
         X, checkpoint=path, checkpoint_every=1000, resume=True, **AE_FIT
     )
