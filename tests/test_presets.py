@@ -7,7 +7,6 @@ import pytest
 from decnp import DEC
 from decnp.presets import PRESETS, preset
 
-
 # What a schedule leaves to the caller: DEC(n_clusters=k, random_state=s, **preset(name))
 # would fail (a duplicate argument) or silently lose the caller's value otherwise.
 NOT_A_SCHEDULE = {
