@@ -192,6 +192,7 @@ class StackedAutoencoder(ParamsMixin):
     def fit(
         self,
         X: Any,
+        y: Any = None,
         layerwise_iters: int = 50_000,
         finetune_iters: int = 100_000,
         batch_size: int = 256,
@@ -220,6 +221,8 @@ class StackedAutoencoder(ParamsMixin):
             The data. A host NumPy array, ``numpy.memmap`` included, is never
             copied whole: each minibatch reads its rows and casts them to
             ``dtype`` on the fly (see Notes).
+        y : None
+            Ignored: scikit-learn's protocol passes it.
         layerwise_iters, finetune_iters, batch_size, lr, lr_step, momentum, optimizer, \
 finetune_lr, finetune_dropout, shift, image_shape, gamma, momentum_burnin, bias_lr_mult, rotation
             The training schedule: the fields of
@@ -468,6 +471,14 @@ finetune_lr, finetune_dropout, shift, image_shape, gamma, momentum_burnin, bias_
         )
 
     # -- inference ----------------------------------------------------------
+
+    def _adjust_tags(self, tags: Any, utils: Any) -> None:
+        """A transformer whose output has the model's ``dtype``."""
+        tags.transformer_tags = utils.TransformerTags(preserves_dtype=[self.dtype])
+
+    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
+        """``fit(X, **fit_params)``, then the embedding of ``X``, ``transform(X)``."""
+        return self.fit(X, y, **fit_params).transform(X)
 
     def transform(self, X: Any, batch_size: int = 4096) -> np.ndarray:
         """Embed ``X``: the encoder's output z, shape (n, h_L), as a NumPy array.

@@ -103,6 +103,12 @@ class Backend:
     xp: Any
     device: Any = None
 
+    def __reduce__(self) -> tuple:
+        """Pickled (and deep-copied) by its name: the array module itself cannot be."""
+        if self.name not in DEVICES:
+            raise TypeError(f"a {self.name!r} backend cannot be pickled; only 'cpu' and 'cuda'")
+        return get_backend, (self.name,)
+
     def asarray(self, x: Any, dtype: Any = None) -> Any:
         """Copy host data (or an array of this backend) onto this backend's device."""
         if isinstance(dtype, str):

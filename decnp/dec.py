@@ -716,6 +716,11 @@ class DEC(ParamsMixin):
 
     # -- inference ----------------------------------------------------------
 
+    def _adjust_tags(self, tags: Any, utils: Any) -> None:
+        """A clusterer that also transforms (the embedding, in the model's precision)."""
+        tags.estimator_type = "clusterer"
+        tags.transformer_tags = utils.TransformerTags(preserves_dtype=[])
+
     def _check_fitted(self) -> None:
         if not all(hasattr(self, name) for name in _INFERENCE):
             raise NotFittedError("this DEC is not fitted yet; call fit(X) or DEC.load(path) first")
@@ -725,7 +730,8 @@ class DEC(ParamsMixin):
         X = check_array(X, "X")
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"X must have {self.n_features_in_} features, as in fit, got {X.shape[1]}"
+                f"X has {X.shape[1]} features, but DEC is expecting {self.n_features_in_} "
+                "features as input, as in fit"
             )
         return Rows(X, self.backend_, _host_dtype(self._mu.dtype).name, self.scale_)
 
@@ -760,6 +766,10 @@ class DEC(ParamsMixin):
         """Most probable cluster of each row of ``X``: argmax_j q_ij, int64 of shape (n,)."""
         self._check_fitted()
         return self._predict_device(self._rows(X))
+
+    def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
+        """``fit(X, y)`` and return the embedding of ``X``, ``transform(X)``."""
+        return self.fit(X, y).transform(X)
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         """``fit(X, y)`` and return ``labels_``."""

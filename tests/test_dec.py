@@ -448,7 +448,9 @@ def test_bad_data_is_refused(data, make, exc, message):
 def test_predict_checks_the_width(fitted, data):
     X, _ = data
     for method in (fitted.predict, fitted.predict_proba, fitted.transform):
-        with pytest.raises(ValueError, match="X must have 10 features"):
+        with pytest.raises(
+            ValueError, match="X has 9 features, but DEC is expecting 10 features as input"
+        ):
             method(X[:, :9])
         with pytest.raises(ValueError, match="X must be 2-D"):
             method(X[0])
