@@ -7,12 +7,12 @@ whose numbers, like CuPy's, never pass through the host generator."""
 
 from __future__ import annotations
 
-import signal
 import sys
 import types
 
 import numpy as np
 import pytest
+from conftest import fail_at
 
 import decnp.autoencoder as autoencoder_module
 import decnp.dec as dec_module
@@ -80,19 +80,6 @@ def X() -> np.ndarray:
     return (centres[rng.integers(0, 3, 240)] + rng.normal(size=(240, 12))).astype(np.float32)
 
 
-def _ctrl_c_at(monkeypatch, module, name: str, call: int) -> None:
-    original = getattr(module, name)
-    count = {"n": 0}
-
-    def wrapped(*args, **kwargs):
-        count["n"] += 1
-        if count["n"] == call:
-            signal.raise_signal(signal.SIGINT)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(module, name, wrapped)
-
-
 def _host(arrays) -> list[np.ndarray]:
     return [np.asarray(a.to_device(xps.Device("CPU_DEVICE"))) for a in arrays]
 
@@ -113,7 +100,7 @@ def test_dec_resumes_exactly_with_a_device_generator(
     assert sum(g.draws for g in made) > 0  # the device generator was in use
     path = tmp_path / "run.npz"
     with monkeypatch.context() as m:
-        _ctrl_c_at(m, module, name, call)
+        fail_at(m, module, name, call)
         with pytest.raises(KeyboardInterrupt):
             DEC(device=backend, checkpoint=path, **KW).fit(X)
     resumed = DEC(device=backend, checkpoint=path, **KW).fit(X, resume=True)
@@ -130,7 +117,7 @@ def test_autoencoder_resumes_exactly_with_a_device_generator(X, tmp_path, monkey
     ref.fit(X, checkpoint=tmp_path / "ref.npz", **fit)
     path = tmp_path / "run.npz"
     with monkeypatch.context() as m:
-        _ctrl_c_at(m, autoencoder_module, "mse_loss", 30)  # pair 2, after its 10th step
+        fail_at(m, autoencoder_module, "mse_loss", 30)  # pair 2, after its 10th step
         with pytest.raises(KeyboardInterrupt):
             StackedAutoencoder((12, 8, 2), device=backend, random_state=3).fit(
                 X, checkpoint=path, **fit

@@ -7,10 +7,9 @@ message naming the setting."""
 
 from __future__ import annotations
 
-import signal
-
 import numpy as np
 import pytest
+from conftest import Crash, fail_at
 
 import decnp.autoencoder as autoencoder_module
 import decnp.dec as dec_module
@@ -50,10 +49,6 @@ FITTED = (
 )
 
 
-class Crash(RuntimeError):
-    """A failure inside a training step (no checkpoint is written for it)."""
-
-
 # mse_loss: pairs of 20 calls (1-20, 21-40, 41-60), then fine-tuning (61-90);
 # _kl_gradients: one call per clustering step (40 steps).
 CASES = {
@@ -80,23 +75,6 @@ def reference(X) -> DEC:
     return DEC(**NEW).fit(X)
 
 
-def _fail_at(monkeypatch, module, name: str, call: int, how: str) -> None:
-    """Make the ``call``-th call of ``module.name`` send Ctrl-C (honoured at the end
-    of the iteration, with a checkpoint) or crash (raise before it computes)."""
-    original = getattr(module, name)
-    count = {"n": 0}
-
-    def wrapped(*args, **kwargs):
-        count["n"] += 1
-        if count["n"] == call:
-            if how == "crash":
-                raise Crash(f"injected failure in call {call} of {name}")
-            signal.raise_signal(signal.SIGINT)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(module, name, wrapped)
-
-
 def _state(model: DEC) -> list[np.ndarray]:
     """Everything a fitted model predicts from, as host arrays."""
     weights = [np.asarray(p).copy() for p in model.encoder_.params]
@@ -119,7 +97,7 @@ def test_stopped_fit_leaves_the_model_whole_and_resumes_exactly(
     else:
         model = DEC(checkpoint=path, **NEW)
     with monkeypatch.context() as m:
-        _fail_at(m, module, name, call, how)
+        fail_at(m, module, name, call, how)
         with pytest.raises(KeyboardInterrupt if how == "ctrl-c" else Crash):
             model.fit(X)
 
