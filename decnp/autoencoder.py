@@ -27,7 +27,13 @@ import numpy as np
 
 from .augment import image_shape_of, random_augment, random_shift
 from .backend import Backend, get_backend, namespace, to_numpy
-from .checkpoint import Checkpoint, InterruptGuard, generator_state, set_generator_state
+from .checkpoint import (
+    Checkpoint,
+    InterruptGuard,
+    data_digest,
+    generator_state,
+    set_generator_state,
+)
 from .estimator import NotFittedError, ParamsMixin, all_or_nothing
 from .layers import mse_loss
 from .network import Network
@@ -290,12 +296,15 @@ finetune_lr, finetune_dropout, shift, image_shape, gamma, momentum_burnin, bias_
         the fitted attributes it had before the call, or stays unfitted.
         """
         b = self._check_params()
-        # DEC passes Rows of data it has validated and scales; users pass arrays.
-        X = X if isinstance(X, Rows) else self._rows(X)
-        shape = image_shape_of(X.shape[1], schedule.image_shape) if schedule.augmented else None
         ckpt = Checkpoint(checkpoint, checkpoint_every) if checkpoint is not None else None
         if resume and ckpt is None:
             raise ValueError("resume=True needs checkpoint, the path of the checkpoint file")
+        data = None
+        if not isinstance(X, Rows):  # DEC passes Rows of data it has checked; users, arrays
+            X = self._check_width(X, "X")
+            data = None if ckpt is None else data_digest(X)
+            X = Rows(X, b, self.dtype)
+        shape = image_shape_of(X.shape[1], schedule.image_shape) if schedule.augmented else None
         generator = check_random_state(self.random_state)
         settings = {
             **self._meta(),
@@ -307,6 +316,8 @@ finetune_lr, finetune_dropout, shift, image_shape, gamma, momentum_burnin, bias_
         }
         if owner is not None:
             settings["owner"] = owner
+        if data is not None:
+            settings["data"] = data
         with all_or_nothing(self, _FITTED):
             self.backend_ = b
             rand = b.random(generator)

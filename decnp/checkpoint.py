@@ -24,6 +24,7 @@ would leave half-updated weights): the run writes a checkpoint, then stops with
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import threading
@@ -32,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from .backend import to_numpy
 from .persistence import ModelFileError, jsonable, load_arrays, save_arrays
 from .validation import check_scalar
 
@@ -98,6 +100,16 @@ def settings_changed(saved: Any, now: Any, prefix: str = "") -> list[str]:
 
 
 _MISSING = object()  # a setting one of the two runs lacks
+
+
+def data_digest(X: Any, rows: int = 4096) -> str:
+    """SHA-256 of the data's values, shape and dtype, read ``rows`` rows at a time (a
+    ``numpy.memmap`` is never loaded whole), for checking a checkpoint's data."""
+    digest = hashlib.sha256(f"{tuple(X.shape)} {X.dtype}".encode())
+    for start in range(0, X.shape[0], rows):
+        block = to_numpy(X[start : start + rows, ...])
+        digest.update(np.ascontiguousarray(block).tobytes())
+    return digest.hexdigest()
 
 
 def generator_state(generator: np.random.Generator) -> dict:

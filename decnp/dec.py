@@ -27,7 +27,13 @@ from . import metrics
 from .augment import Augmentation, image_shape_of
 from .autoencoder import StackedAutoencoder, _forward_in_batches
 from .backend import _host_dtype, get_backend, to_numpy
-from .checkpoint import Checkpoint, InterruptGuard, generator_state, set_generator_state
+from .checkpoint import (
+    Checkpoint,
+    InterruptGuard,
+    data_digest,
+    generator_state,
+    set_generator_state,
+)
 from .datasets import _unit_energy_factor
 from .estimator import NotFittedError, ParamsMixin, all_or_nothing
 from .kmeans import kmeans
@@ -452,6 +458,8 @@ class DEC(ParamsMixin):
             self.scale_ = 1.0 if self.scale is None else float(self.scale)
         self.seconds_ = {}
         settings = {**self._settings(), "n_samples": X.shape[0], "n_features": X.shape[1]}
+        if ckpt is not None:
+            settings["data"] = data_digest(X)
         run = _Run(rng, ae_rng, ckpt, settings)
         if resume and file_kind(ckpt.path) == _KIND:
             run.saved = ckpt.load(_KIND, settings)

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import fail_at
 
+import decnp.autoencoder as autoencoder_module
 import decnp.dec as dec_module
 from decnp import DEC, StackedAutoencoder
 from decnp.checkpoint import settings_changed
@@ -120,3 +122,23 @@ def test_settings_changed_names_nested_keys():
     now = {"a": 1, "b": {"c": 3, "d": [1, 2]}, "f": 0}
     assert settings_changed(saved, now) == ["b.c", "e", "f"]
     assert settings_changed(None, {"a": 1}) == ["settings"]
+
+
+def test_a_checkpoint_from_other_data_of_the_same_shape_is_refused(X, tmp_path):
+    other = X.copy()
+    other[0, 0] += 1.0
+    path = tmp_path / "c.npz"
+    _stop_in_pretraining(X, path)
+    with pytest.raises(ModelFileError, match=r"other settings \(data\)"):
+        DEC(checkpoint=path, **KW).fit(other, resume=True)
+    ae_path = tmp_path / "ae.npz"
+    fit = dict(layerwise_iters=10, finetune_iters=10, batch_size=32, verbose=False)
+    ae = StackedAutoencoder((6, 8, 2), random_state=0)
+    with pytest.MonkeyPatch.context() as m:
+        fail_at(m, autoencoder_module, "mse_loss", 5)
+        with pytest.raises(KeyboardInterrupt):
+            ae.fit(X, checkpoint=ae_path, **fit)
+    with pytest.raises(ModelFileError, match=r"other settings \(data\)"):
+        StackedAutoencoder((6, 8, 2), random_state=0).fit(
+            other, checkpoint=ae_path, resume=True, **fit
+        )
