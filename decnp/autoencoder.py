@@ -15,6 +15,8 @@ the last pair's code (the embedding keeps its full range and sign).
 
 from __future__ import annotations
 
+import hashlib
+import numbers
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,8 +27,14 @@ import numpy as np
 
 from .augment import image_shape_of, random_augment, random_shift
 from .backend import Backend, get_backend, namespace, to_numpy
-from .checkpoint import Checkpoint, InterruptGuard, generator_state, set_generator_state
-from .estimator import NotFittedError, ParamsMixin
+from .checkpoint import (
+    Checkpoint,
+    InterruptGuard,
+    data_digest,
+    generator_state,
+    set_generator_state,
+)
+from .estimator import NotFittedError, ParamsMixin, all_or_nothing
 from .layers import mse_loss
 from .network import Network
 from .optim import SGD, restore
@@ -43,6 +51,9 @@ from .validation import (
 )
 
 _KIND = "StackedAutoencoder-checkpoint"
+# What inference reads (load sets these); fit also sets history_.
+_INFERENCE = ("backend_", "n_features_in_", "encoder_", "decoder_")
+_FITTED = (*_INFERENCE, "history_")
 
 
 class _Phase(NamedTuple):
@@ -151,7 +162,7 @@ class StackedAutoencoder(ParamsMixin):
         return get_backend(self.device)
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "encoder_"):
+        if not all(hasattr(self, name) for name in _INFERENCE):
             raise NotFittedError(
                 "this StackedAutoencoder is not fitted yet; call fit(X) or "
                 "StackedAutoencoder.load(path) first"
@@ -178,7 +189,7 @@ class StackedAutoencoder(ParamsMixin):
         """
         X = self._check_width(X, name)
         b = self.backend_
-        if namespace(X) is not b.xp and b.xp is not np:
+        if namespace(X) is not b.xp:
             X = to_numpy(X)
         return b.asarray(X, dtype=self.dtype)
 
@@ -187,6 +198,7 @@ class StackedAutoencoder(ParamsMixin):
     def fit(
         self,
         X: Any,
+        y: Any = None,
         layerwise_iters: int = 50_000,
         finetune_iters: int = 100_000,
         batch_size: int = 256,
@@ -215,6 +227,8 @@ class StackedAutoencoder(ParamsMixin):
             The data. A host NumPy array, ``numpy.memmap`` included, is never
             copied whole: each minibatch reads its rows and casts them to
             ``dtype`` on the fly (see Notes).
+        y : None
+            Ignored: scikit-learn's protocol passes it.
         layerwise_iters, finetune_iters, batch_size, lr, lr_step, momentum, optimizer, \
 finetune_lr, finetune_dropout, shift, image_shape, gamma, momentum_burnin, bias_lr_mult, rotation
             The training schedule: the fields of
@@ -230,8 +244,10 @@ finetune_lr, finetune_dropout, shift, image_shape, gamma, momentum_burnin, bias_
             Iterations between checkpoints (0: only at phase ends and on Ctrl-C).
         resume : bool
             Continue from ``checkpoint`` if it exists (it must come from a run with
-            the same data and arguments); on the same backend the result is the
-            one the uninterrupted run gives.
+            the same data and arguments). On the CPU the result is the one the
+            uninterrupted run gives, bit for bit; on a GPU it is the one the run
+            would have given had it gone on after that checkpoint (see
+            :mod:`decnp.checkpoint`).
 
         Returns
         -------
@@ -269,32 +285,49 @@ finetune_lr, finetune_dropout, shift, image_shape, gamma, momentum_burnin, bias_
         checkpoint: str | os.PathLike | None = None,
         checkpoint_every: int = 1000,
         resume: bool = False,
+        owner: dict | None = None,
     ) -> StackedAutoencoder:
         """:meth:`fit` with its schedule as one object (how :class:`decnp.DEC` calls it):
-        build the layers, then train phase by phase (continuing a checkpoint)."""
+        build the layers, then train phase by phase (continuing a checkpoint).
+
+        ``owner`` holds the settings of the run that pretrains this autoencoder
+        (DEC's own), checked with the autoencoder's when a checkpoint is resumed.
+        If training stops with an exception (Ctrl-C included), the model keeps
+        the fitted attributes it had before the call, or stays unfitted.
+        """
         b = self._check_params()
-        shape = image_shape_of(X.shape[1], schedule.image_shape) if schedule.augmented else None
         ckpt = Checkpoint(checkpoint, checkpoint_every) if checkpoint is not None else None
         if resume and ckpt is None:
             raise ValueError("resume=True needs checkpoint, the path of the checkpoint file")
-        self.backend_ = b
+        data = None
+        if not isinstance(X, Rows):  # DEC passes Rows of data it has checked; users, arrays
+            X = self._check_width(X, "X")
+            data = None if ckpt is None else data_digest(X)
+            X = Rows(X, b, self.dtype)
+        shape = image_shape_of(X.shape[1], schedule.image_shape) if schedule.augmented else None
         generator = check_random_state(self.random_state)
-        rand = b.random(generator)
-        # DEC passes Rows of data it has validated and scales; users pass arrays.
-        X = X if isinstance(X, Rows) else self._rows(X)
-        self.n_features_in_ = X.shape[1]
-        phases = self._build(rand, schedule)
-        self.history_ = {"layerwise": [], "finetune": [], "seconds": {}}
         settings = {
             **self._meta(),
             "n_samples": int(X.shape[0]),
-            "random_state": self.random_state if isinstance(self.random_state, int) else None,
+            "random_state": (
+                self.random_state if isinstance(self.random_state, numbers.Integral) else None
+            ),
             "fit": schedule.settings(shape),
         }
-        run = _Run(schedule, shape, rand, generator, ckpt, settings, verbose)
-        first, state = self._resume(run) if resume else (0, None)
-        for k in range(first, len(phases)):
-            self._train_phase(X, phases, k, run, state if k == first else None)
+        if owner is not None:
+            settings["owner"] = owner
+        if data is not None:
+            settings["data"] = data
+        with all_or_nothing(self, _FITTED):
+            self.backend_ = b
+            rand = b.random(generator)
+            self.n_features_in_ = X.shape[1]
+            phases = self._build(rand, schedule)
+            self.history_ = {"layerwise": [], "finetune": [], "seconds": {}}
+            run = _Run(schedule, shape, rand, generator, ckpt, settings, verbose)
+            first, state = self._resume(run) if resume else (0, None)
+            for k in range(first, len(phases)):
+                self._train_phase(X, phases, k, run, state if k == first else None)
         return self
 
     def _build(self, rand: Any, schedule: PretrainSchedule) -> list[_Phase]:
@@ -352,6 +385,7 @@ finetune_lr, finetune_dropout, shift, image_shape, gamma, momentum_burnin, bias_
         self.encoder_, self.decoder_ = live
         self.history_ = meta["history"]
         set_generator_state(run.generator, meta["rng"])
+        run.rand.reseed()  # the device stream the run drew from after this save
         return meta["phase"], state
 
     def _train_phase(
@@ -432,6 +466,9 @@ finetune_lr, finetune_dropout, shift, image_shape, gamma, momentum_burnin, bias_
             "settings": run.settings,
         }
         run.ckpt.save(_KIND, arrays, meta)
+        # A device generator's state cannot be saved: it goes on from a seed drawn
+        # from the saved host state, as a resumed run's does (see Random.reseed).
+        run.rand.reseed()
 
     def params_(self) -> list[Any]:
         """Encoder then decoder parameters, as one flat list."""
@@ -445,6 +482,14 @@ finetune_lr, finetune_dropout, shift, image_shape, gamma, momentum_burnin, bias_
         )
 
     # -- inference ----------------------------------------------------------
+
+    def _adjust_tags(self, tags: Any, utils: Any) -> None:
+        """A transformer whose output has the model's ``dtype``."""
+        tags.transformer_tags = utils.TransformerTags(preserves_dtype=[self.dtype])
+
+    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
+        """``fit(X, **fit_params)``, then the embedding of ``X``, ``transform(X)``."""
+        return self.fit(X, y, **fit_params).transform(X)
 
     def transform(self, X: Any, batch_size: int = 4096) -> np.ndarray:
         """Embed ``X``: the encoder's output z, shape (n, h_L), as a NumPy array.
@@ -477,6 +522,23 @@ finetune_lr, finetune_dropout, shift, image_shape, gamma, momentum_burnin, bias_
             "init_std": self.init_std,
             "dtype": self.dtype,
         }
+
+    def _fingerprint(self) -> dict:
+        """The hyperparameters and a SHA-256 digest of the weights: what a checkpoint
+        of a run started from this autoencoder records of it."""
+        digest = hashlib.sha256()
+        for name, a in sorted(self._arrays().items()):
+            digest.update(name.encode())
+            digest.update(np.ascontiguousarray(a).tobytes())
+        return {**self._meta(), "sha256": digest.hexdigest()}
+
+    def _on(self, device: Any) -> StackedAutoencoder:
+        """A copy of this fitted autoencoder with its weights on ``device``."""
+        model = type(self)._from_meta(self._meta(), device)
+        model._set_weights(self._arrays(), "the autoencoder")
+        if hasattr(self, "history_"):
+            model.history_ = self.history_
+        return model
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the fitted weights and hyperparameters to an ``.npz`` file (no pickle)."""

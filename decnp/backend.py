@@ -103,6 +103,12 @@ class Backend:
     xp: Any
     device: Any = None
 
+    def __reduce__(self) -> tuple:
+        """Pickled (and deep-copied) by its name: the array module itself cannot be."""
+        if self.name not in DEVICES:
+            raise TypeError(f"a {self.name!r} backend cannot be pickled; only 'cpu' and 'cuda'")
+        return get_backend, (self.name,)
+
     def asarray(self, x: Any, dtype: Any = None) -> Any:
         """Copy host data (or an array of this backend) onto this backend's device."""
         if isinstance(dtype, str):
@@ -180,6 +186,8 @@ class Random:
     On NumPy (and the strict test namespace) numbers come from the NumPy
     ``Generator`` itself, so CPU runs are reproducible bit for bit; on CuPy a
     device generator seeded from it avoids copying random numbers to the GPU.
+    The device generator's state cannot be saved; :meth:`reseed` starts it
+    afresh from a seed drawn from the host generator, which a checkpoint saves.
 
     Parameters
     ----------
@@ -194,9 +202,21 @@ class Random:
         self.generator = generator
         self._device_rng = None
         if backend.name == "cuda":
-            import cupy
+            self.reseed()
 
-            self._device_rng = cupy.random.default_rng(int(generator.integers(2**63)))
+    def reseed(self) -> None:
+        """Seed the device generator afresh from the host generator (no-op without one).
+
+        A checkpoint saves the host generator's state and then calls this, as a
+        run resumed from that state does when it makes its :class:`Random`: both
+        go on with the same device stream. Without a device generator nothing
+        is drawn, so CPU runs do not change.
+        """
+        if self.backend.name != "cuda":
+            return
+        import cupy
+
+        self._device_rng = cupy.random.default_rng(int(self.generator.integers(2**63)))
 
     def uniform(self, shape: tuple[int, ...], dtype: Any) -> Any:
         """Uniform numbers in [0, 1) of ``shape`` and ``dtype`` (a namespace dtype)."""

@@ -4,8 +4,18 @@ A checkpoint is a model file (see :mod:`decnp.persistence`: ``.npz``, no pickle,
 written atomically) holding every array the run needs — weights, optimiser
 buffers, the batch order — and, in its metadata, the iteration, the random
 generator's state and the run's settings. Resuming from it replays the rest of
-the run with the same random numbers, so on the same backend the result is the
-one the uninterrupted run would have given.
+the run with the same random numbers, so on the CPU the result is the one the
+uninterrupted run would have given, bit for bit.
+
+On a GPU the random numbers come from CuPy's generator, whose state cannot be
+saved. Every checkpoint therefore re-seeds it from the host generator's saved
+state, and a resumed run seeds it the same way: the resumed run does exactly
+what the run would have done had it gone on after that checkpoint. That is the
+uninterrupted run's result when the checkpoint is one the uninterrupted run also
+wrote (every ``checkpoint_every`` iterations, at phase ends); after a checkpoint
+written on Ctrl-C, which an uninterrupted run does not write, the rest of the
+run draws other (equally random) numbers. For the same reason a GPU run's
+result depends on ``checkpoint_every``; a CPU run's does not.
 
 Ctrl-C is caught between iterations (never in the middle of an update, which
 would leave half-updated weights): the run writes a checkpoint, then stops with
@@ -14,6 +24,7 @@ would leave half-updated weights): the run writes a checkpoint, then stops with
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import threading
@@ -22,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from .persistence import ModelFileError, load_arrays, save_arrays
+from .backend import to_numpy
+from .persistence import ModelFileError, jsonable, load_arrays, save_arrays
 from .validation import check_scalar
 
 
@@ -61,21 +73,43 @@ class Checkpoint:
         if not self.path.exists():
             return None
         arrays, meta = load_arrays(self.path, kind)
-        if meta.get("settings") != _jsonable(settings):
+        changed = settings_changed(meta.get("settings"), jsonable(settings))
+        if changed:
             raise ModelFileError(
-                f"{str(self.path)!r} was written by a run with other settings; resume it "
-                "with the same data and arguments, or delete it to start afresh"
+                f"{str(self.path)!r} was written by a run with other settings "
+                f"({', '.join(changed)}); resume it with the same data and arguments, "
+                "or delete it to start afresh"
             )
         return arrays, meta
 
 
-def _jsonable(obj: Any) -> Any:
-    """Settings as they read back from JSON (tuples become lists)."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    return obj
+def settings_changed(saved: Any, now: Any, prefix: str = "") -> list[str]:
+    """The names of the settings that differ between ``saved`` and ``now``.
+
+    Nested dicts are compared key by key and named ``outer.inner``; a value
+    that is no dict on either side is named whole (``prefix``, or
+    ``"settings"`` at the top).
+    """
+    if not (isinstance(saved, dict) and isinstance(now, dict)):
+        return [] if saved == now else [prefix or "settings"]
+    changed = []
+    for key in sorted(set(saved) | set(now)):
+        name = f"{prefix}.{key}" if prefix else key
+        changed += settings_changed(saved.get(key, _MISSING), now.get(key, _MISSING), name)
+    return changed
+
+
+_MISSING = object()  # a setting one of the two runs lacks
+
+
+def data_digest(X: Any, rows: int = 4096) -> str:
+    """SHA-256 of the data's values, shape and dtype, read ``rows`` rows at a time (a
+    ``numpy.memmap`` is never loaded whole), for checking a checkpoint's data."""
+    digest = hashlib.sha256(f"{tuple(X.shape)} {X.dtype}".encode())
+    for start in range(0, X.shape[0], rows):
+        block = to_numpy(X[start : start + rows, ...])
+        digest.update(np.ascontiguousarray(block).tobytes())
+    return digest.hexdigest()
 
 
 def generator_state(generator: np.random.Generator) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import textwrap
 import time
@@ -227,7 +228,23 @@ def _write_json(path: Path, obj: Any) -> None:
     atomic_write(path, lambda f: f.write(text.encode()))
 
 
+def _check_out(out: Path, directory: Path) -> None:
+    """Refuse an ``--out`` whose ``directory`` cannot be made or written into, before
+    any work (without creating it: a run that fails leaves nothing behind)."""
+    existing = directory
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent  # the nearest part of the path that exists
+    if not existing.is_dir():
+        problem = f"{str(existing)!r} is a file, not a directory"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"the directory {str(existing)!r} is not writable"
+    else:
+        return
+    raise ValueError(f"--out {str(out)!r} cannot be written: {problem}")
+
+
 def _fit(args: argparse.Namespace) -> int:
+    _check_out(args.out, args.out)
     if args.data is not None:
         _check_file(args.data, "--data")
         X, y = datasets.load_data(args.data)
@@ -360,6 +377,8 @@ def _figures(model: DEC, X: np.ndarray, out: Path) -> None:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    if args.out is not None:
+        _check_out(args.out, args.out.parent)
     _check_file(args.model, "MODEL")
     kind = file_kind(args.model)
     if kind != "DEC":
@@ -396,7 +415,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _check_bounds(args)
         return handler(args)
-    except (ValueError, TypeError, FileNotFoundError, TrainingDivergedError) as exc:
+    except (ValueError, TypeError, OSError, TrainingDivergedError) as exc:
+        # OSError: a failed download, an unwritable file, a full disk.
         print(f"decnp {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

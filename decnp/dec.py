@@ -26,13 +26,19 @@ import numpy as np
 from . import metrics
 from .augment import Augmentation, image_shape_of
 from .autoencoder import StackedAutoencoder, _forward_in_batches
-from .backend import get_backend, to_numpy
-from .checkpoint import Checkpoint, InterruptGuard, generator_state, set_generator_state
+from .backend import _host_dtype, get_backend, to_numpy
+from .checkpoint import (
+    Checkpoint,
+    InterruptGuard,
+    data_digest,
+    generator_state,
+    set_generator_state,
+)
 from .datasets import _unit_energy_factor
-from .estimator import NotFittedError, ParamsMixin
+from .estimator import NotFittedError, ParamsMixin, all_or_nothing
 from .kmeans import kmeans
 from .network import Network
-from .objective import _kernel, _kl, _kl_gradients, _target, soft_assignment
+from .objective import _kernel, _kl, _kl_gradients, _target
 from .optim import SGD, restore
 from .persistence import file_kind, load_arrays, save_arrays
 from .progress import Progress
@@ -47,6 +53,9 @@ from .validation import (
 )
 
 _KIND = "DEC-checkpoint"
+# What inference reads (load sets these) and what fit sets besides.
+_INFERENCE = ("n_features_in_", "scale_", "backend_", "encoder_", "cluster_centers_", "_mu")
+_FITTED = (*_INFERENCE, "seconds_", "autoencoder_", "history_", "n_iter_", "labels_")
 
 
 @dataclass
@@ -59,6 +68,7 @@ class _Run:
     settings: dict
     saved: tuple | None = None  # (arrays, meta) of the DEC checkpoint continued
     ae: StackedAutoencoder | None = None
+    rand: Any = None  # the clustering phase's random draws, once it has begun
 
     @property
     def path(self) -> Any:
@@ -384,33 +394,43 @@ class DEC(ParamsMixin):
             True classes, used only to log accuracy, NMI and ARI in ``history_``.
         resume : bool
             Continue from ``checkpoint`` if it exists; it must come from a run with
-            the same data and parameters. On the same backend the result equals
-            the uninterrupted run's.
+            the same data and parameters. On the CPU the result equals the
+            uninterrupted run's bit for bit; on a GPU it is the one the run would
+            have given had it gone on after that checkpoint (see
+            :mod:`decnp.checkpoint`).
 
         Returns
         -------
         self
+
+        Notes
+        -----
+        If ``fit`` stops with an exception (Ctrl-C included), the model keeps
+        every fitted attribute it had before the call, or stays unfitted: it
+        is never part old and part new.
         """
         X, y, augment = self._validate(X, y)
-        run = self._start(X, resume)
-        # 1. Pretraining: the stacked autoencoder (section 3.2).
-        ae = self._pretrained_autoencoder(X, run, augment, resume)
-        # 2. The embedding z_i = f_θ(x_i), by a copy of the encoder that clustering trains.
-        rows, z = self._embed_data(X, ae)
-        # 3. The initial centres μ_j: k-means on the embedding.
-        mu = self._initial_centres(z, run)
-        # 4. Clustering: descend KL(P ‖ Q) until under tol of the labels change (section 3.1).
-        self._cluster(rows, z, mu, y, run, augment)
-        self.cluster_centers_ = to_numpy(mu)
-        self._mu = mu
-        self.labels_ = self._predict_device(rows)
+        with all_or_nothing(self, _FITTED):
+            run = self._start(X, resume)
+            # 1. Pretraining: the stacked autoencoder (section 3.2).
+            ae = self._pretrained_autoencoder(X, run, augment, resume)
+            # 2. The embedding z_i = f_θ(x_i), by a copy of the encoder that clustering trains.
+            rows, z = self._embed_data(X, ae)
+            # 3. The initial centres μ_j: k-means on the embedding.
+            mu = self._initial_centres(z, run)
+            # 4. Clustering: descend KL(P ‖ Q) until under tol of the labels change (section 3.1).
+            self._cluster(rows, z, mu, y, run, augment)
+            self.cluster_centers_ = to_numpy(mu)
+            self._mu = mu
+            self.labels_ = self._predict_device(rows)
         return self
 
     def _validate(self, X: Any, y: Any) -> tuple[Any, Any, Augmentation | None]:
         """Check the data and the parameters before any work; resolve ``augment``."""
         X = check_array(X, "X")
         if y is not None:
-            y = check_array(y, "y", ndim=1)
+            # Only metrics read y, on the host.
+            y = to_numpy(check_array(y, "y", ndim=1))
             if y.shape[0] != X.shape[0]:
                 raise ValueError(
                     f"y must have one label per row of X ({X.shape[0]}), got {y.shape[0]}"
@@ -449,6 +469,8 @@ class DEC(ParamsMixin):
             self.scale_ = 1.0 if self.scale is None else float(self.scale)
         self.seconds_ = {}
         settings = {**self._settings(), "n_samples": X.shape[0], "n_features": X.shape[1]}
+        if ckpt is not None:
+            settings["data"] = data_digest(X)
         run = _Run(rng, ae_rng, ckpt, settings)
         if resume and file_kind(ckpt.path) == _KIND:
             run.saved = ckpt.load(_KIND, settings)
@@ -461,7 +483,9 @@ class DEC(ParamsMixin):
     ) -> StackedAutoencoder:
         """The autoencoder given, the one in the checkpoint, or a new one pretrained."""
         ae = self.autoencoder
-        if ae is None and run.saved is not None:
+        if ae is not None and ae.backend_ != get_backend(self.device):
+            ae = ae._on(self.device)  # a copy where this model runs; the given one stays
+        elif ae is None and run.saved is not None:
             arrays, meta = run.saved
             ae = StackedAutoencoder._from_meta(meta["autoencoder"], self.device)
             ae._set_weights({k[3:]: v for k, v in arrays.items() if k.startswith("ae_")}, run.path)
@@ -481,6 +505,7 @@ class DEC(ParamsMixin):
                 None if run.ckpt is None else run.ckpt.path,
                 0 if run.ckpt is None else run.ckpt.every,
                 resume,
+                owner=run.settings,
             )
             self.seconds_["pretrain"] = time.perf_counter() - start
         self.autoencoder_ = run.ae = ae
@@ -560,15 +585,25 @@ class DEC(ParamsMixin):
             "autoencoder": ae._meta(),
         }
         run.ckpt.save(_KIND, own | (arrays or {}), record | (meta or {}))
+        if run.rand is not None:
+            # A device generator's state cannot be saved: it goes on from a seed drawn
+            # from the saved host state, as a resumed run's does (see Random.reseed).
+            run.rand.reseed()
 
     def _settings(self) -> dict:
-        """The parameters that decide the result, for checking a checkpoint fits the run."""
-        skip = {"autoencoder", "verbose", "checkpoint", "checkpoint_every", "device"}
+        """The parameters that decide the result, for checking a checkpoint fits the run.
+
+        All of them but the output and the device; an autoencoder given is
+        recorded by its hyperparameters and a digest of its weights.
+        """
+        skip = {"verbose", "checkpoint", "checkpoint_every", "device"}
         out = {k: v for k, v in self.get_params(deep=False).items() if k not in skip}
         if isinstance(self.augment, Augmentation):
             out["augment"] = self.augment.to_dict()
-        if not isinstance(self.random_state, int):
+        if not isinstance(self.random_state, numbers.Integral):
             out["random_state"] = None
+        if self.autoencoder is not None:
+            out["autoencoder"] = self.autoencoder._fingerprint()
         return out
 
     def _cluster(
@@ -619,7 +654,7 @@ class DEC(ParamsMixin):
         """A fresh solver and batch order for the clustering phase, or those of the
         checkpoint continued (with the encoder's weights, P, the labels and history_)."""
         params = (self.encoder_.params if self.backprop else []) + [mu]
-        rand = self.backend_.random(run.rng)
+        rand = run.rand = self.backend_.random(run.rng)
         state = _ClusterState(
             SGD(params, lr=self.lr, momentum=self.momentum),
             BatchSampler(rows.shape[0], self.batch_size, rand),
@@ -701,8 +736,13 @@ class DEC(ParamsMixin):
 
     # -- inference ----------------------------------------------------------
 
+    def _adjust_tags(self, tags: Any, utils: Any) -> None:
+        """A clusterer that also transforms (the embedding, in the model's precision)."""
+        tags.estimator_type = "clusterer"
+        tags.transformer_tags = utils.TransformerTags(preserves_dtype=[])
+
     def _check_fitted(self) -> None:
-        if not hasattr(self, "encoder_"):
+        if not all(hasattr(self, name) for name in _INFERENCE):
             raise NotFittedError("this DEC is not fitted yet; call fit(X) or DEC.load(path) first")
 
     def _rows(self, X: Any) -> Rows:
@@ -710,18 +750,22 @@ class DEC(ParamsMixin):
         X = check_array(X, "X")
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"X must have {self.n_features_in_} features, as in fit, got {X.shape[1]}"
+                f"X has {X.shape[1]} features, but DEC is expecting {self.n_features_in_} "
+                "features as input, as in fit"
             )
-        dtype = self.autoencoder_.dtype if hasattr(self, "autoencoder_") else "float32"
-        return Rows(X, self.backend_, dtype, self.scale_)
+        return Rows(X, self.backend_, _host_dtype(self._mu.dtype).name, self.scale_)
 
     def _embed(self, rows: Rows) -> Any:
         return _forward_in_batches(self.encoder_, rows)
 
     def _soft_assignment(self, rows: Rows) -> Any:
-        """q for every row, from the data a block at a time (no (n, k, d) temporary)."""
+        """q for every row, from the data a block at a time (no (n, k, d) temporary).
+
+        The unchecked kernel: the encoder's output and the centres are this
+        model's own, and a check per block would cost a device sync each.
+        """
         return map_blocks(
-            lambda xb: soft_assignment(self.encoder_.forward(xb)[0], self._mu, self.alpha), rows
+            lambda xb: _kernel(self.encoder_.forward(xb)[0], self._mu, self.alpha)[0], rows
         )
 
     def _predict_device(self, rows: Rows) -> np.ndarray:
@@ -742,6 +786,10 @@ class DEC(ParamsMixin):
         """Most probable cluster of each row of ``X``: argmax_j q_ij, int64 of shape (n,)."""
         self._check_fitted()
         return self._predict_device(self._rows(X))
+
+    def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
+        """``fit(X, y)`` and return the embedding of ``X``, ``transform(X)``."""
+        return self.fit(X, y).transform(X)
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         """``fit(X, y)`` and return ``labels_``."""
@@ -791,20 +839,26 @@ class DEC(ParamsMixin):
                 raise ValueError(
                     f"{str(path)!r}: array {name} has shape {arrays[name].shape}, expected {shape}"
                 )
+        dtypes = {str(a.dtype) for a in arrays.values()}
+        if len(dtypes) != 1 or not dtypes <= {"float32", "float64"}:
+            raise ValueError(
+                f"{str(path)!r}: the arrays must all be float32 or all float64, got {sorted(dtypes)}"
+            )
+        dtype = dtypes.pop()  # the model's own precision, so it predicts exactly as saved
         b = get_backend(device)
         model.backend_ = b
         model.encoder_ = Network(
             [
                 (
-                    b.asarray(arrays[f"encoder_W{i}"], "float32"),
-                    b.asarray(arrays[f"encoder_b{i}"], "float32"),
+                    b.asarray(arrays[f"encoder_W{i}"], dtype),
+                    b.asarray(arrays[f"encoder_b{i}"], dtype),
                 )
                 for i in range(L)
             ],
             activations,
         )
-        model.cluster_centers_ = arrays["cluster_centers"].astype(np.float32)
-        model._mu = b.asarray(model.cluster_centers_, "float32")
+        model.cluster_centers_ = arrays["cluster_centers"]
+        model._mu = b.asarray(model.cluster_centers_, dtype)
         model.scale_ = scale
         model.n_features_in_ = dims[0]
         return model

@@ -1,4 +1,5 @@
-"""scikit-learn's parameter protocol, ``get_params`` and ``set_params``, without scikit-learn.
+"""scikit-learn's parameter protocol, ``get_params`` and ``set_params``, and its tags,
+without scikit-learn.
 
 With them, ``sklearn.base.clone``, grid searches and pipelines can copy and
 reconfigure decnp's estimators. The parameters are the arguments of
@@ -11,6 +12,9 @@ exception for an estimator used before ``fit``.
 from __future__ import annotations
 
 import inspect
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -21,6 +25,26 @@ class NotFittedError(ValueError, AttributeError):
     ``sklearn.exceptions.NotFittedError``, so code written for scikit-learn's
     estimators catches it.
     """
+
+
+@contextmanager
+def all_or_nothing(estimator: Any, names: tuple[str, ...]) -> Iterator[None]:
+    """Undo a failed ``fit``: on any exception (Ctrl-C included) inside the block,
+    put back the attributes ``names`` as they were before it, removing those
+    the estimator did not have, and re-raise.
+
+    A model is then either the one fitted before, whole, or the new one, whole
+    (or stays unfitted), never new weights beside old centres.
+    """
+    state = vars(estimator)
+    before = {name: state[name] for name in names if name in state}
+    try:
+        yield
+    except BaseException:
+        for name in names:
+            state.pop(name, None)
+        state.update(before)
+        raise
 
 
 class ParamsMixin:
@@ -90,6 +114,29 @@ class ParamsMixin:
                 )
             inner.set_params(**sub_params)
         return self
+
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's tags for this estimator (scikit-learn 1.6 and later ask
+        every estimator for them, in grid searches and pipelines among others).
+
+        Made of scikit-learn's own ``Tags`` classes, taken from the loaded
+        scikit-learn: only scikit-learn calls this, and decnp never imports it.
+        Subclasses adjust them in :meth:`_adjust_tags`.
+
+        Raises
+        ------
+        ImportError
+            If scikit-learn has not been imported.
+        """
+        utils = sys.modules.get("sklearn.utils")
+        if utils is None or not hasattr(utils, "Tags"):
+            raise ImportError("__sklearn_tags__ serves scikit-learn >= 1.6; import it first")
+        tags = utils.Tags(estimator_type=None, target_tags=utils.TargetTags(required=False))
+        self._adjust_tags(tags, utils)
+        return tags
+
+    def _adjust_tags(self, tags: Any, utils: Any) -> None:
+        """Set this estimator's own tags on ``tags`` (``utils``: ``sklearn.utils``)."""
 
     def __repr__(self) -> str:
         defaults = inspect.signature(type(self).__init__).parameters

@@ -66,9 +66,24 @@ def save_arrays(path: str | os.PathLike, kind: str, arrays: dict[str, Any], meta
     for name, a in arrays.items():
         if a.dtype.kind not in "biuf":
             raise TypeError(f"array {name!r} must be numeric to be saved, got {a.dtype}")
-    header = json.dumps({"format": FORMAT_VERSION, "kind": kind, **meta})
+    header = json.dumps({"format": FORMAT_VERSION, "kind": kind, **jsonable(meta)})
     payload = {"__meta__": np.array(header), **arrays}
     return atomic_write(path, lambda f: np.savez(f, **payload))
+
+
+def jsonable(obj: Any) -> Any:
+    """``obj`` as it reads back from JSON: tuples become lists, NumPy scalars Python ones.
+
+    Grid searches pass ``numpy.int64`` and friends, which the checks accept but
+    ``json`` cannot write; dict keys become strings, as JSON makes them.
+    """
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
 
 
 def load_arrays(

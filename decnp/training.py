@@ -82,7 +82,9 @@ class Rows:
     the cast and the product act entry by entry, the batches hold exactly the
     numbers a whole-array conversion would give.
 
-    Input already in the backend's namespace is converted and scaled once, up
+    An array of another library (a GPU array for a CPU backend, or the reverse)
+    is brought to the host first. Input already in the backend's namespace is
+    converted and scaled once, up
     front, and indexed where it lives. So is an in-memory NumPy array given to a
     device backend (the GPU): it fits in host memory anyway, and one upload keeps
     a host-to-device copy (and a device sync for the indices) out of every
@@ -110,8 +112,8 @@ class Rows:
             # A plain view: rows taken from an np.memmap would still claim to be one.
             self._host = np.asarray(X)
             return
-        if namespace(X) is not backend.xp and backend.xp is not np:
-            X = to_numpy(X)
+        if namespace(X) is not backend.xp:
+            X = to_numpy(X)  # another library's array (a GPU array on the CPU, say)
         X = backend.asarray(X, dtype=dtype)
         self._device = X * self.scale if self.scale != 1.0 else X
 

@@ -13,6 +13,7 @@ import numbers
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 
 def is_device_array(x: Any) -> bool:
@@ -74,6 +75,11 @@ def _as_array(x: Any, name: str, allow_host_conversion: bool) -> Any:
     """``x`` itself when it is an array, else ``numpy.asarray(x)`` if allowed."""
     if is_device_array(x) or isinstance(x, np.ndarray):
         return x
+    if sparse.issparse(x):
+        raise TypeError(
+            f"{name} must be a dense array; sparse input is not supported "
+            f"(got {type(x).__name__}): convert it with .toarray()"
+        )
     if not allow_host_conversion:
         raise TypeError(f"{name} must be an array, got {type(x).__name__}")
     try:

@@ -9,6 +9,7 @@ exist and is skipped elsewhere.
 from __future__ import annotations
 
 import importlib.util
+import signal
 import sys
 from pathlib import Path
 
@@ -50,6 +51,28 @@ def damaged_copies(raw: bytes, count: int, seed: int = 0):
             for pos in rng.integers(0, len(data), size=rng.integers(1, 4)):
                 data[pos] ^= int(rng.integers(1, 256))
         yield bytes(data)
+
+
+class Crash(RuntimeError):
+    """A failure injected inside a training step (no checkpoint is written for it)."""
+
+
+def fail_at(monkeypatch, module, name: str, call: int, how: str = "ctrl-c") -> None:
+    """Make the ``call``-th call of ``module.name`` send Ctrl-C (SIGINT: a training
+    loop honours it at the end of that iteration and checkpoints there) or, with
+    ``how="crash"``, raise :class:`Crash` before it computes."""
+    original = getattr(module, name)
+    count = {"n": 0}
+
+    def wrapped(*args, **kwargs):
+        count["n"] += 1
+        if count["n"] == call:
+            if how == "crash":
+                raise Crash(f"injected failure in call {call} of {name}")
+            signal.raise_signal(signal.SIGINT)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, wrapped)
 
 
 def load_benchmark(name: str):

@@ -484,3 +484,14 @@ def test_shift_needs_an_image_shape_that_fits(X):
         StackedAutoencoder(dims=DIMS, random_state=0).fit(X, shift=1, image_shape=(3, 3), **kw)
     with pytest.raises(ValueError, match="shift"):
         StackedAutoencoder(dims=DIMS, random_state=0).fit(X, shift=-1, **kw)
+
+
+def test_fit_takes_a_list_of_rows_with_shifts():
+    # Rows as nested lists (4 x 4 images): validated before their width is read.
+    rows = np.random.default_rng(0).random((40, 16)).astype(np.float32)
+    fit = dict(layerwise_iters=5, finetune_iters=5, batch_size=8, shift=1, verbose=False)
+    from_list = StackedAutoencoder((16, 4), random_state=0).fit(rows.tolist(), **fit)
+    from_array = StackedAutoencoder((16, 4), random_state=0).fit(rows, **fit)
+    np.testing.assert_array_equal(from_list.transform(rows), from_array.transform(rows))
+    with pytest.raises(ValueError, match="X must be 2-D"):
+        StackedAutoencoder((16, 4)).fit([1.0, 2.0], **fit)

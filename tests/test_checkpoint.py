@@ -4,10 +4,9 @@ overwrites the last good checkpoint; files from another run are refused."""
 
 from __future__ import annotations
 
-import signal
-
 import numpy as np
 import pytest
+from conftest import fail_at
 
 import decnp.autoencoder as autoencoder_module
 import decnp.dec as dec_module
@@ -23,6 +22,8 @@ DEC_KW = dict(
     pretrain_iters=20,
     finetune_iters=30,
     pretrain_lr=0.01,
+    pretrain_optimizer="adam",
+    init_std="fan_in",  # an embedding that the clustering phase moves
     batch_size=32,
     update_interval=7,
     tol=0.0,
@@ -40,20 +41,6 @@ def X() -> np.ndarray:
     return (centres[rng.integers(0, 3, 240)] + rng.normal(size=(240, 12))).astype(np.float32)
 
 
-def _ctrl_c_at(monkeypatch, module, name: str, call: int) -> None:
-    """Send SIGINT from inside the ``call``-th call of ``module.name`` (mid-iteration)."""
-    original = getattr(module, name)
-    count = {"n": 0}
-
-    def wrapped(*args, **kwargs):
-        count["n"] += 1
-        if count["n"] == call:
-            signal.raise_signal(signal.SIGINT)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(module, name, wrapped)
-
-
 def _params(model) -> list[np.ndarray]:
     nets = [model.encoder_] + ([model.decoder_] if hasattr(model, "decoder_") else [])
     return [np.asarray(p) for net in nets for p in net.params]
@@ -65,15 +52,17 @@ def test_autoencoder_resume_matches_uninterrupted(X, tmp_path, monkeypatch, stop
     reference = StackedAutoencoder(DIMS, random_state=3).fit(X, **AE_FIT)
     path = tmp_path / "ae.ckpt.npz"
     with monkeypatch.context() as m:
-        _ctrl_c_at(m, autoencoder_module, "mse_loss", stop_call)
+        fail_at(m, autoencoder_module, "mse_loss", stop_call)
         with pytest.raises(KeyboardInterrupt):
             StackedAutoencoder(DIMS, random_state=3).fit(
                 X, checkpoint=path, checkpoint_every=1000, **AE_FIT
             )
-    # Ctrl-C was honoured after the iteration it arrived in, and saved there.
+    # Ctrl-C was honoured after the iteration it arrived in, and saved there: phase
+    # stop_call // 30 (30 iterations per pair) after stop_call % 30 of its iterations,
+    # with the logs of the pairs before it.
     meta = load_arrays(path, "StackedAutoencoder-checkpoint")[1]
-    assert sum(len(h) for h in meta["history"]["layerwise"]) >= 0
-    assert meta["t"] > 0 or meta["phase"] > 0
+    assert (meta["phase"], meta["t"]) == divmod(stop_call, 30)
+    assert len(meta["history"]["layerwise"]) == min(meta["phase"], 3)
     resumed = StackedAutoencoder(DIMS, random_state=3).fit(
         X, checkpoint=path, checkpoint_every=1000, resume=True, **AE_FIT
     )
@@ -90,7 +79,7 @@ def test_autoencoder_resume_with_shifts_matches_and_other_shifts_are_refused(
     reference = StackedAutoencoder(DIMS, random_state=3).fit(X, **fit)
     path = tmp_path / "ae.ckpt.npz"
     with monkeypatch.context() as m:
-        _ctrl_c_at(m, autoencoder_module, "mse_loss", stop_call)
+        fail_at(m, autoencoder_module, "mse_loss", stop_call)
         with pytest.raises(KeyboardInterrupt):
             StackedAutoencoder(DIMS, random_state=3).fit(X, checkpoint=path, **fit)
     with pytest.raises(ModelFileError, match="other settings"):
@@ -123,7 +112,7 @@ def test_dec_resume_matches_uninterrupted(X, tmp_path, monkeypatch, where, call)
         (autoencoder_module, "mse_loss") if where == "pretrain" else (dec_module, "_kl_gradients")
     )
     with monkeypatch.context() as m:
-        _ctrl_c_at(m, module, name, call)
+        fail_at(m, module, name, call)
         with pytest.raises(KeyboardInterrupt):
             DEC(checkpoint=path, checkpoint_every=1000, **DEC_KW).fit(X)
     expected_kind = "StackedAutoencoder-checkpoint" if where == "pretrain" else "DEC-checkpoint"
@@ -145,7 +134,7 @@ def test_dec_resume_with_augmentation_matches_uninterrupted(X, tmp_path, monkeyp
     path = tmp_path / "dec.ckpt.npz"
     stop_in = (autoencoder_module, "mse_loss") if call > 0 else (dec_module, "_kl_gradients")
     with monkeypatch.context() as m, pytest.raises(KeyboardInterrupt):
-        _ctrl_c_at(m, *stop_in, abs(call))
+        fail_at(m, *stop_in, abs(call))
         DEC(checkpoint=path, **kw).fit(X)
     with pytest.raises(ModelFileError, match="other settings"):
         other = dict(kw, augment={"shift": 1, "rotation": 10.0, "image_shape": (3, 4)})
@@ -184,7 +173,7 @@ def test_resume_without_a_checkpoint_file_starts_afresh(X, tmp_path):
 def test_checkpoint_from_another_run_is_refused(X, tmp_path, monkeypatch):
     path = tmp_path / "dec.ckpt.npz"
     with monkeypatch.context() as m:
-        _ctrl_c_at(m, dec_module, "_kl_gradients", 5)
+        fail_at(m, dec_module, "_kl_gradients", 5)
         with pytest.raises(KeyboardInterrupt):
             DEC(checkpoint=path, **DEC_KW).fit(X)
     other = {**DEC_KW, "lr": 0.02}

@@ -560,3 +560,41 @@ def test_divergence_is_reported_not_a_traceback(tmp_path, capsys, monkeypatch):
     _write_blobs(data, 10)
     assert main(["fit", "--data", str(data), "--out", str(tmp_path / "o"), "--quiet"]) == 2
     assert "loss became nan" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("below", ["file", "file/sub"])
+def test_an_out_below_a_file_is_refused_before_the_data_are_read(
+    tmp_path, capsys, no_data_loaded, below
+):
+    (tmp_path / "file").write_text("not a directory")
+    data = tmp_path / "d.npz"
+    _write_blobs(data, 10)
+    out = tmp_path / below
+    assert main(["fit", "--data", str(data), "--out", str(out), "--quiet"]) == 2
+    expected = f"--out {str(out)!r} cannot be written: {str(tmp_path / 'file')!r} is a file, not a directory"
+    assert capsys.readouterr().err == f"decnp fit: error: {expected}\n"
+
+
+def test_a_failed_download_is_an_error_message_not_a_traceback(tmp_path, capsys, monkeypatch):
+    def offline(*args, **kwargs):
+        raise OSError("could not download train-images-idx3-ubyte.gz: network is unreachable")
+
+    monkeypatch.setattr(decnp.datasets, "load_mnist", offline)
+    code = main(["fit", "--dataset", "mnist", "--out", str(tmp_path / "o"), "--quiet"])
+    assert code == 2
+    assert capsys.readouterr().err == (
+        "decnp fit: error: could not download train-images-idx3-ubyte.gz: network is unreachable\n"
+    )
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_unwritable_predict_out_is_an_error_message(tmp_path, capsys):
+    code, captured, out, data, _, _ = _fit(tmp_path, 10, capsys)
+    assert code == 0, captured.err
+    (tmp_path / "file").write_text("not a directory")
+    labels = tmp_path / "file" / "labels.npy"
+    assert main(["predict", str(out / "model.npz"), str(data), "--out", str(labels)]) == 2
+    assert capsys.readouterr().err == (
+        f"decnp predict: error: --out {str(labels)!r} cannot be written: "
+        f"{str(tmp_path / 'file')!r} is a file, not a directory\n"
+    )

@@ -23,10 +23,14 @@ def _host(backend, seed, *shape):
     return backend.asarray(rng.standard_normal(shape), dtype=backend.xp.float64)
 
 
-def test_tolerance_is_one_in_a_million():
-    # The documented acceptance threshold: analytic and central-difference gradients
-    # agree to a relative error of at most 1e-6 in float64.
-    assert TOLERANCE == 1e-6
+@pytest.mark.parametrize("error, passed", [(0.99e-6, True), (1.01e-6, False)])
+def test_a_check_passes_up_to_a_relative_error_of_one_in_a_million(error, passed):
+    # The documented acceptance threshold, applied: analytic 1, numeric 1 + e has
+    # rel_error e / (1 + e); choose e for the error wanted.
+    e = error / (1.0 - error)
+    check = GradCheck("c", "p", np.ones(3), np.array([1.0, 1.0 + e, 1.0]))
+    assert check.error == pytest.approx(error, rel=1e-9)
+    assert check.passed is passed
 
 
 def test_checks_registered():
@@ -118,8 +122,9 @@ def test_rel_error_both_zero_is_zero():
 def test_rel_error_known_value():
     # max |a - b| = 0.5, scale = max(2, 2.5) = 2.5  ->  0.2
     assert rel_error([1.0, 2.0], [1.0, 2.5]) == pytest.approx(0.2, abs=1e-15)
-    # symmetric
-    assert rel_error([1.0, 2.5], [1.0, 2.0]) == pytest.approx(0.2, abs=1e-15)
+    # Scaled by the larger of the two, whichever side it is on: 3 / 4 both ways
+    # (dividing by one side's magnitude would give 3 / 1 one way).
+    assert rel_error([1.0], [4.0]) == rel_error([4.0], [1.0]) == 0.75
 
 
 def test_rel_error_shape_mismatch():

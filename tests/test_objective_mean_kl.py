@@ -9,15 +9,27 @@ import numpy as np
 import pytest
 
 from decnp import mean_kl
-from decnp.objective import kl_divergence, target_distribution
 
 
-def test_mean_kl_is_kl_of_own_target_over_n(backend):
+def _naive_mean_kl(q: np.ndarray) -> float:
+    """L from the paper's definitions, entry by entry: f_j = sum_i q_ij, p_ij from
+    eq. 3, then (1/n) sum_i sum_j p_ij log(p_ij / q_ij)."""
+    n, k = q.shape
+    f = [sum(q[i, j] for i in range(n)) for j in range(k)]
+    total = 0.0
+    for i in range(n):
+        weights = [q[i, j] ** 2 / f[j] for j in range(k)]
+        for j in range(k):
+            p = weights[j] / sum(weights)
+            total += p * math.log(p / q[i, j])
+    return total / n
+
+
+def test_mean_kl_matches_the_definition(backend):
     qh = np.random.default_rng(3).dirichlet(np.ones(5), size=40)
     q = backend.asarray(qh, backend.xp.float64)
-    expected = kl_divergence(target_distribution(q), q) / 40
     assert isinstance(mean_kl(q), float)
-    assert mean_kl(q) == pytest.approx(expected, rel=1e-12)
+    assert mean_kl(q) == pytest.approx(_naive_mean_kl(qh), rel=1e-12)
 
 
 def test_mean_kl_hand_value():
@@ -31,7 +43,6 @@ def test_mean_kl_hand_value():
         + 0.028 * math.log(0.028 / 0.1)
     ) / 2
     assert mean_kl(q) == pytest.approx(hand, rel=1e-12)
-    assert hand == pytest.approx(0.0607230, abs=1e-7)
 
 
 def test_mean_kl_does_not_grow_with_copies():

@@ -434,3 +434,43 @@ def test_atomic_write_respects_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert (path.stat().st_mode & 0o777) == 0o644
+
+
+def test_a_float64_model_predicts_exactly_as_saved(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 6))
+    ae = StackedAutoencoder((6, 5, 2), dtype="float64", random_state=0)
+    ae.fit(X, layerwise_iters=10, finetune_iters=10, batch_size=16, verbose=False)
+    model = DEC(n_clusters=3, autoencoder=ae, max_iter=10, n_init=1, batch_size=16, verbose=False)
+    model.fit(X)
+    model.save(tmp_path / "m.npz")
+    loaded = DEC.load(tmp_path / "m.npz")
+    assert loaded.cluster_centers_.dtype == np.float64
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
+
+
+def test_a_model_file_mixing_precisions_is_refused(tmp_path):
+    X = np.random.default_rng(0).normal(size=(40, 4)).astype(np.float32)
+    model = DEC(
+        n_clusters=2,
+        hidden_dims=(3,),
+        pretrain_iters=5,
+        finetune_iters=5,
+        max_iter=5,
+        n_init=1,
+        verbose=False,
+    )
+    model.fit(X).save(tmp_path / "m.npz")
+    arrays, meta = load_arrays(tmp_path / "m.npz", "DEC")
+    arrays["cluster_centers"] = arrays["cluster_centers"].astype(np.float64)
+    save_arrays(
+        tmp_path / "mixed.npz",
+        "DEC",
+        arrays,
+        {k: v for k, v in meta.items() if k not in ("format", "kind")},
+    )
+    with pytest.raises(
+        ValueError, match=r"all be float32 or all float64, got \['float32', 'float64'\]"
+    ):
+        DEC.load(tmp_path / "mixed.npz")
