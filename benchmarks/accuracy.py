@@ -99,8 +99,10 @@ def run_one(
     checkpoint: Path | None = None,
     overrides: dict | None = None,
     label: str | None = None,
+    skip: tuple[str, ...] = (),
 ) -> dict:
-    """All four methods for one preset and seed; DEC saves its state to
+    """All four methods for one preset and seed, less those in ``skip`` (only the
+    extra fits on DEC's autoencoder can be left out); DEC saves its state to
     ``checkpoint`` every ``CHECKPOINT_EVERY`` iterations and continues from it
     when it exists (deleted once the run is recorded). ``overrides`` replace
     preset settings; the run is then recorded under ``label``."""
@@ -139,11 +141,21 @@ def run_one(
     clustering = {
         k: v
         for k, v in kwargs.items()
-        if k in ("lr", "momentum", "update_interval", "tol", "max_iter", "n_init", "batch_size")
+        if k
+        in (
+            "lr",
+            "momentum",
+            "update_interval",
+            "tol",
+            "balance",
+            "max_iter",
+            "n_init",
+            "batch_size",
+        )
     }
     for method, backprop in (("DEC w/o backprop", False), ("DEC", True)):
-        if backprop and not augmented:
-            continue  # DEC itself ran above
+        if (backprop and not augmented) or method in skip:
+            continue  # DEC itself ran above, or not asked for
         # Clustering the clean data, as the DEC paper does, from DEC's autoencoder.
         other = DEC(
             n_clusters=10,
@@ -535,6 +547,14 @@ def main(argv: list[str] | None = None) -> int:
         "--as", dest="label", help="the name to record a run with --set under, instead of PRESET"
     )
     parser.add_argument(
+        "--skip",
+        nargs="+",
+        default=[],
+        choices=["DEC w/o backprop", "DEC"],
+        help="extra fits on DEC's autoencoder to leave out (DEC: clustering the clean data "
+        "after DEC-DA, as long as DEC-DA's own clustering)",
+    )
+    parser.add_argument(
         "--checkpoint-dir",
         type=Path,
         help="keep each DEC run's state in DIR/PRESET_seedN.npz and continue from it "
@@ -571,7 +591,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.checkpoint_dir is not None:
                 args.checkpoint_dir.mkdir(parents=True, exist_ok=True)
                 ckpt = args.checkpoint_dir / f"{label}_seed{seed}.npz"
-            result = run_one(X, y, name, seed, not args.quiet, ckpt, overrides or None, args.label)
+            result = run_one(
+                X, y, name, seed, not args.quiet, ckpt, overrides or None, args.label, args.skip
+            )
             result["n_samples"] = int(X.shape[0])
             result["command"] = command_line("accuracy.py", argv)
             result["machine"] = machine()

@@ -159,6 +159,18 @@ PRESETS: dict[str, dict[str, Any]] = {
         "update_interval": 30,
         "max_iter": 4_000,
     },
+    "fast_da_balanced": {
+        # fast_da with the target's cluster frequency cubed (balance=3, p_ij ∝
+        # q_ij² / f_j³): the two clusters that k-means puts among the 4s and 9s
+        # keep their sizes instead of merging while a centre empties, and the
+        # deformations then move their border to where the digits differ.
+        **_FAST,
+        "pretrain_shift": 0,
+        "augment": dict(AUGMENT),
+        "update_interval": 30,
+        "balance": 3.0,
+        "max_iter": 5_000,
+    },
     "fast70k_da": {
         # DEC with data augmentation (Guo et al. 2018) on fast70k's schedule:
         # every pretraining and clustering minibatch shifted by up to 2 pixels
