@@ -601,6 +601,50 @@ def plot_embedding_grid(
 
 
 @_styled
+def plot_centre_paths(
+    z: Any,
+    labels: Any,
+    paths: Sequence[Any],
+    path: str | os.PathLike | None = None,
+    titles: Sequence[str] | None = None,
+) -> Any:
+    """2-D points coloured by label and, per panel, the paths the centres took.
+
+    Parameters
+    ----------
+    z : array, shape (n, 2)
+    labels : array of int, shape (n,)
+    paths : sequence of array, shape (T, k, 2)
+        One per panel: the k centres after each of T steps; a circle marks the
+        start, a cross the end.
+    path : path-like, optional
+    titles : sequence of str, optional
+        One per panel.
+    """
+    plt = _pyplot()
+    z = check_array(z, "z")
+    labels = check_array(labels, "labels", ndim=1)
+    if z.shape[1] != 2 or labels.shape[0] != z.shape[0]:
+        raise ValueError(f"z must be (n, 2) with one label per row, got {z.shape}, {labels.shape}")
+    if len(paths) == 0:
+        raise ValueError("paths is empty")
+    fig, axes = plt.subplots(
+        1, len(paths), figsize=(3.6 * len(paths), 3.6), squeeze=False, layout="constrained"
+    )
+    for i, ax in enumerate(axes.flat):
+        _bare(ax)
+        _scatter_clusters(ax, z, labels, size=4)
+        trail = check_array(paths[i], f"paths[{i}]", ndim=3)
+        for j in range(trail.shape[1]):
+            ax.plot(trail[:, j, 0], trail[:, j, 1], color="0.15", linewidth=1.2)
+            ax.plot(*trail[0, j], marker="o", color="0.15", markersize=5, fillstyle="none")
+            ax.plot(*trail[-1, j], marker="x", color="0.15", markersize=9, mew=2)
+        if titles is not None:
+            ax.set_title(titles[i])
+    return _save(fig, path)
+
+
+@_styled
 def plot_k_sweep(
     ks: Any,
     nmi: Any,

@@ -54,6 +54,9 @@ def tiny_preset(monkeypatch):
     """Replace the default schedules (minutes) with ones that run in a fraction of a second."""
     monkeypatch.setitem(decnp.presets.PRESETS, "fast", dict(TINY))
     monkeypatch.setitem(decnp.presets.PRESETS, "fast_da", dict(TINY, augment=dict(AUGMENT)))
+    monkeypatch.setitem(
+        decnp.presets.PRESETS, "fast_da_balanced", dict(TINY, augment=dict(AUGMENT), balance=3.0)
+    )
 
 
 def _write_blobs(path, d, n_per=50, k=4, seed=0, labels=True):
@@ -288,7 +291,7 @@ def test_each_data_set_defaults_to_the_preset_measured_for_it(tmp_path, monkeypa
         assert main(args) == 0
     used = {n: json.loads((tmp_path / n / "metrics.json").read_text()) for n in runs}
     assert {n: m["preset"] for n, m in used.items()} == {
-        "test_digits": "fast_da",
+        "test_digits": "fast_da_balanced",
         "own": "fast",
         "own_augmented": "fast_da",
     }
@@ -385,6 +388,8 @@ def no_data_loaded(monkeypatch):
         (["fit", "--clusters", "1"], "--clusters must be at least 2, got 1"),
         (["fit", "--checkpoint-every", "-1"], "--checkpoint-every must be at least 0, got -1"),
         (["fit", "--shift", "-2"], "--shift must be at least 0, got -2"),
+        (["fit", "--balance", "-0.5"], "--balance must be at least 0, got -0.5"),
+        (["fit", "--balance", "nan"], "--balance must be at least 0, got nan"),
         (["fit", "--seed", "-1"], "--seed must be at least 0, got -1"),
         (["fit", "--image-shape", "0", "5"], "--image-shape must be at least 1, got 0"),
         (["gradcheck", "--seed", "-5"], "--seed must be at least 0, got -5"),

@@ -51,3 +51,14 @@ def test_paper_preset_is_decs_defaults():
     defaults = inspect.signature(DEC).parameters
     assert all(defaults[key].default == value for key, value in PRESETS["paper"].items())
     assert defaults["scale"].default == "unit_energy"
+
+
+def test_the_balanced_target_is_off_in_the_paper_presets():
+    assert "balance" not in PRESETS["paper"] and "balance" not in PRESETS["paper_mnist"]
+    assert inspect.signature(DEC).parameters["balance"].default == 1.0  # eq. 3
+
+
+def test_fast_da_balanced_is_fast_da_with_the_balanced_target():
+    # The README's fast_da_balanced records were run as this preset: fast_da's
+    # schedule, balance=3 and a longer cap on the clustering iterations.
+    assert preset("fast_da_balanced") == preset("fast_da") | {"balance": 3.0, "max_iter": 5_000}
