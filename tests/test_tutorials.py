@@ -171,6 +171,8 @@ RECORDS: dict[str, dict[str, tuple]] = {
         "greedy_loss": (Close(rtol=0.1),),
         "scratch_iteration": (Exact(),),
         "scratch_loss": (Close(rtol=0.1),),
+        "fan_in_iteration": (Exact(),),
+        "fan_in_loss": (Close(rtol=0.1),),
     },
     "03_gradient_magnitude": {
         "cluster": (Exact(),),
