@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -252,7 +253,9 @@ def test_every_committed_figure_has_its_record():
 
 def _env(out: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(DECNP_FAST="1", MPLBACKEND="Agg", DECNP_TUTORIAL_OUT=str(out))
+    # DECNP_SOLUTIONS=1: each exercise's checks run on its worked solution, which
+    # proves the solutions in tutorials/solutions/ right.
+    env.update(DECNP_FAST="1", MPLBACKEND="Agg", DECNP_TUTORIAL_OUT=str(out), DECNP_SOLUTIONS="1")
     env["PYTHONPATH"] = os.pathsep.join(
         [str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
     )
@@ -316,6 +319,52 @@ def _moved(value: Any) -> Any:
         moved = a * 1.5 if a.ndim < 2 else a[np.random.default_rng(0).permutation(len(a))]
         return moved.tolist()
     return (a + 1).tolist()
+
+
+# -- the exercises ------------------------------------------------------------
+
+SOLUTIONS = ROOT / "tutorials" / "solutions"
+
+
+def _stubs(script: Path) -> list[str]:
+    """Names of the exercise functions of a tutorial: those passed to ``exercise``."""
+    return re.findall(r'exercise\(\s*"\w+",\s*(\w+),', script.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("number", ["01", "02", "03", "04", "05", "06"])
+def test_tutorial_ends_with_exercises_and_their_solutions(number: str):
+    """Tutorials 01-06 each end with two or three exercises, each a stub that raises
+    NotImplementedError, with a worked solution of the same name."""
+    (script,) = [p for p in TUTORIALS if p.name.startswith(number)]
+    stubs = _stubs(script)
+    assert 2 <= len(stubs) <= 3, stubs
+    text = script.read_text(encoding="utf-8")
+    solution = (SOLUTIONS / script.name).read_text(encoding="utf-8")
+    for name in stubs:
+        assert f"def {name}(" in text and f"def {name}(" in solution, name
+    assert text.count("raise NotImplementedError") == len(stubs)
+    assert text.rindex("## Exercises") > text.rindex("## Checks")
+
+
+def test_an_unwritten_exercise_prints_where_to_write_it(capsys, monkeypatch, tmp_path):
+    """A learner who runs a tutorial before writing an exercise gets a message, not a
+    traceback; with DECNP_SOLUTIONS=1 the worked solution is checked instead."""
+    monkeypatch.setenv("DECNP_TUTORIAL_OUT", str(tmp_path))  # _common makes this folder
+    monkeypatch.syspath_prepend(str(ROOT / "tutorials"))
+    import _common
+
+    def tanh_backward(dy, y):
+        raise NotImplementedError
+
+    def check(fn):
+        assert np.allclose(fn(np.ones(3), np.zeros(3)), 1.0)
+
+    monkeypatch.setattr(_common, "SOLUTIONS", False)
+    assert _common.exercise("01_dense_layer", tanh_backward, check) is False
+    out = capsys.readouterr().out
+    assert "tanh_backward" in out and "tutorials/solutions/01_dense_layer.py" in out
+    monkeypatch.setattr(_common, "SOLUTIONS", True)
+    assert _common.exercise("01_dense_layer", tanh_backward, check) is True
 
 
 # -- the figure functions ----------------------------------------------------

@@ -26,7 +26,7 @@
 import time
 
 import numpy as np
-from _common import FAST, OUT, save_plotted  # fast mode, output, exercises, records
+from _common import FAST, OUT, exercise, save_plotted  # fast mode, output, exercises, records
 
 import decnp
 from decnp import datasets, layers, metrics, plots
@@ -327,3 +327,71 @@ assert f_held < 1.2 * g_held and abs(f_acc - g_acc) < 0.08 and f_acc > s_acc + 0
 assert max(g_held, s_held, f_held) < 0.5
 print("all checks passed")
 
+# %% [markdown]
+# ## Exercises
+#
+# Write each function where it raises `NotImplementedError` and run the tutorial
+# again: the cell under it checks your answer. Worked solutions are in
+# `tutorials/solutions/02_autoencoder.py`; read them after trying.
+#
+# **Exercise 1.** Write inverted dropout's mask with NumPy alone: each entry 0 with
+# probability `rate`, else $1/(1 - \rho)$. The check measures the fraction dropped
+# and the mean, and compares the mask's values with `layers.dropout_mask`'s.
+
+
+# %%
+def inverted_dropout_mask(rng, shape, rate):
+    """Mask of inverted dropout: 0 with probability rate, else 1 / (1 - rate)."""
+    raise NotImplementedError  # exercise 1: your code here
+
+
+def check_inverted_dropout_mask(inverted_dropout_mask):
+    m = inverted_dropout_mask(np.random.default_rng(0), (1_000, 784), 0.2)
+    print(f"your mask: dropped {np.mean(m == 0):.3f}, mean {m.mean():.3f}")
+    assert m.shape == (1_000, 784) and abs(np.mean(m == 0) - 0.2) < 0.01
+    assert abs(m.mean() - 1.0) < 0.01 and set(np.unique(m)) == set(np.unique(mask))
+
+
+solved = [exercise("02_autoencoder", inverted_dropout_mask, check_inverted_dropout_mask)]
+
+# %% [markdown]
+# **Exercise 2.** Write the fan-in initialisation of a dense layer,
+# $W_{ab}, b_b \sim U(-1/\sqrt{d_{in}}, 1/\sqrt{d_{in}})$. The check verifies its
+# range and variance ($1/(3 d_{in})$), then sends 1,000 digits through the paper's
+# encoder d-500-500-2000-10 initialised by your function and by
+# $\mathcal N(0, 0.01^2)$, and compares the typical size of the embedding.
+
+
+# %%
+def fan_in_layer(rng, d_in, d_out):
+    """(W, b) of a dense layer d_in -> d_out, both drawn from U(-1/sqrt(d_in), 1/sqrt(d_in))."""
+    raise NotImplementedError  # exercise 2: your code here
+
+
+def rms_through_encoder(layer_init):
+    """RMS of the embedding of 1,000 held-out digits through 784-500-500-2000-10."""
+    h, dims = X_held[:1_000].astype(np.float64), (784, 500, 500, 2000, 10)
+    for i, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:])):
+        W, b = layer_init(d_in, d_out)
+        h = h @ W + b
+        h = np.maximum(h, 0.0) if i < len(dims) - 2 else h
+    return float(np.sqrt(np.mean(h**2)))
+
+
+def check_fan_in_layer(fan_in_layer):
+    gen = np.random.default_rng(0)
+    W, b = fan_in_layer(gen, 500, 400)
+    bound = 1 / np.sqrt(500)
+    assert W.shape == (500, 400) and b.shape == (400,)
+    assert np.abs(W).max() <= bound and np.abs(b).max() <= bound
+    assert abs(W.var() * 3 * 500 - 1.0) < 0.05, W.var()
+    rms_fan_in = rms_through_encoder(lambda i, o: fan_in_layer(gen, i, o))
+    rms_small = rms_through_encoder(lambda i, o: (gen.normal(0, 0.01, (i, o)), np.zeros(o)))
+    print(
+        f"RMS of the embedding (input RMS 1): fan-in {rms_fan_in:.3f}, N(0, 0.01^2) {rms_small:.5f}"
+    )
+    assert rms_fan_in > 10 * rms_small, (rms_fan_in, rms_small)
+
+
+solved.append(exercise("02_autoencoder", fan_in_layer, check_fan_in_layer))
+print(f"exercises checked: {sum(solved)} of {len(solved)}")

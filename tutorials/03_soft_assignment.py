@@ -14,7 +14,7 @@
 
 # %%
 import numpy as np
-from _common import FAST, OUT, save_plotted  # fast mode, output, exercises, records
+from _common import FAST, OUT, exercise, save_plotted  # fast mode, output, exercises, records
 from scipy.stats import spearmanr
 
 import decnp
@@ -319,3 +319,78 @@ assert gap_at(0.999) < 0.001
 assert np.median(q_owned) < q_peak and gap_corr > 0.5, (np.median(q_owned), gap_corr)
 print("all checks passed")
 
+# %% [markdown]
+# ## Exercises
+#
+# Write each function where it raises `NotImplementedError` and run the tutorial
+# again: the cell under it checks your answer with `decnp.numerical_gradient` and
+# `decnp.rel_error`, as tutorial 01 does. Worked solutions are in
+# `tutorials/solutions/03_soft_assignment.py`; read them after trying.
+#
+# **Exercise 1.** In the Gaussian limit $\alpha \to \infty$ the soft assignment is
+# $q_{ij} = \mathrm{softmax}_j(-\lVert z_i - \mu_j \rVert^2 / 2)$. Derive the
+# gradient of $L = \mathrm{KL}(P \Vert Q)$ with respect to $z_i$, with $P$ held
+# fixed (rows summing to 1). The check compares it with finite differences and with
+# `decnp.kl_gradients` at a very large $\alpha$, which should approach it.
+
+
+# %%
+def gaussian_q(z, mu):
+    logits = -0.5 * ((z[:, None, :] - mu[None, :, :]) ** 2).sum(axis=2)
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def gaussian_kl_grad_z(z, mu, p):
+    """dL/dz for L = KL(P || Q) with the Gaussian-kernel q = gaussian_q(z, mu), P fixed."""
+    raise NotImplementedError  # exercise 1: your code here
+
+
+z_ex, mu_ex = rng.standard_normal((8, 3)), rng.standard_normal((4, 3))
+
+
+def check_gaussian_kl_grad_z(gaussian_kl_grad_z):
+    q_ex = gaussian_q(z_ex, mu_ex)
+    p_ex = decnp.target_distribution(q_ex)  # then held fixed
+    dz = gaussian_kl_grad_z(z_ex, mu_ex, p_ex)
+    numeric = decnp.numerical_gradient(
+        lambda _: decnp.kl_divergence(p_ex, gaussian_q(z_ex, mu_ex)), z_ex
+    )
+    err_grad = decnp.rel_error(dz, numeric)
+    err_limit = decnp.rel_error(dz, decnp.kl_gradients(z_ex, mu_ex, p_ex, alpha=1e7)[0])
+    print(f"Gaussian-kernel gradient: {err_grad:.1e}; eq. 4 at alpha = 1e7: {err_limit:.1e}")
+    assert err_grad < 1e-7 and err_limit < 1e-5, (err_grad, err_limit)
+
+
+solved = [exercise("03_soft_assignment", gaussian_kl_grad_z, check_gaussian_kl_grad_z)]
+
+# %% [markdown]
+# **Exercise 2.** Self-training should make assignments more confident. The
+# entropy of a row, $H_i = -\sum_j q_{ij} \log q_{ij}$, measures how unsure $q_i$
+# is. Write $\partial H/\partial q_{ij}$ for $H = \sum_i H_i$. The check passes it
+# to `decnp.soft_assignment_backward(dq, z, mu)`, which back-propagates any upstream
+# gradient through the soft assignment (tutorial 04 derives it), compares the
+# resulting $\partial H/\partial z$ with finite differences, and shows that a small
+# step of the points along $-\partial H/\partial z$ lowers $H$.
+
+
+# %%
+def entropy_dq(q):
+    """dH/dq_ij for H = -sum_ij q_ij log q_ij."""
+    raise NotImplementedError  # exercise 2: your code here
+
+
+def check_entropy_dq(entropy_dq):
+    def total_entropy(z):
+        return float(entropy(decnp.soft_assignment(z, mu_ex)).sum())
+
+    q_h = decnp.soft_assignment(z_ex, mu_ex)
+    dH_dz, _ = decnp.soft_assignment_backward(entropy_dq(q_h), z_ex, mu_ex)
+    err = decnp.rel_error(dH_dz, decnp.numerical_gradient(lambda _: total_entropy(z_ex), z_ex))
+    before, after = total_entropy(z_ex), total_entropy(z_ex - 0.05 * dH_dz)
+    print(f"dH/dz: relative error {err:.1e}; H {before:.4f} -> {after:.4f} after a step")
+    assert err < 1e-7 and after < before, (err, before, after)
+
+
+solved.append(exercise("03_soft_assignment", entropy_dq, check_entropy_dq))
+print(f"exercises checked: {sum(solved)} of {len(solved)}")

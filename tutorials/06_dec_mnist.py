@@ -20,7 +20,7 @@
 import time
 
 import numpy as np
-from _common import CLUSTER, DIMS, FAST, OUT, PRETRAIN, save_plotted  # shared
+from _common import CLUSTER, DIMS, FAST, OUT, PRETRAIN, exercise, save_plotted  # shared
 
 import decnp
 from decnp import datasets, metrics, plots
@@ -227,3 +227,66 @@ if not FAST:
 assert np.array_equal(dec.predict(Xs), dec.labels_)
 print("all checks passed")
 
+# %% [markdown]
+# ## Exercises
+#
+# Write each function where it raises `NotImplementedError` and run the tutorial
+# again: the cell under it checks your answer. Worked solutions are in
+# `tutorials/solutions/06_dec_mnist.py`; read them after trying.
+#
+# **Exercise 1.** Write one iteration of Lloyd's algorithm, the heart of the k-means
+# that starts DEC: assign each $z_i$ to its nearest centre, then move each centre to
+# the mean of its points (keep a centre with no points where it is). The check
+# compares one step from ten embedded digits with `decnp.kmeans(..., init=...,
+# max_iter=1)` and shows that the step does not raise the k-means objective
+# $\sum_i \lVert z_i - \mu_{l_i} \rVert^2$.
+
+
+# %%
+def lloyd_step(z, centres):
+    """One Lloyd iteration: the new centres, shape (k, d)."""
+    raise NotImplementedError  # exercise 1: your code here
+
+
+def check_lloyd_step(lloyd_step):
+    z64 = z_ae.astype(np.float64)
+    start = z64[np.random.default_rng(1).choice(len(z64), 10, replace=False)]
+
+    def objective(c):
+        return float(((z64[:, None, :] - c[None]) ** 2).sum(axis=2).min(axis=1).sum())
+
+    new = lloyd_step(z64, start)
+    reference = decnp.kmeans(z64, 10, init=start, max_iter=1)[0]
+    err = decnp.rel_error(new, reference)
+    print(
+        f"Lloyd step: relative error {err:.1e}; objective {objective(start):.1f} -> {objective(new):.1f}"
+    )
+    assert err < 1e-10 and objective(new) <= objective(start), err
+
+
+solved = [exercise("06_dec_mnist", lloyd_step, check_lloyd_step)]
+
+# %% [markdown]
+# **Exercise 2.** Write the cluster accuracy,
+# $\max_m \frac1n \sum_i 1[y_i = m(c_i)]$ over one-to-one maps $m$ from clusters to
+# classes. Build the $k \times k$ table of counts, then let
+# `scipy.optimize.linear_sum_assignment` (the Hungarian algorithm) find the best
+# map. The check compares it with `decnp.metrics.cluster_accuracy`.
+
+
+# %%
+def cluster_accuracy(y_true, labels):
+    """Accuracy of the best one-to-one map from cluster labels to classes."""
+    raise NotImplementedError  # exercise 2: your code here
+
+
+def check_cluster_accuracy(cluster_accuracy):
+    for name, lab in (("k-means", km_labels), ("DEC", dec.labels_)):
+        yours, ref = cluster_accuracy(y, lab), metrics.cluster_accuracy(y, lab)
+        print(f"{name}: accuracy {yours:.4f} (decnp {ref:.4f})")
+        assert abs(yours - ref) < 1e-12, (name, yours, ref)
+    assert cluster_accuracy(y, y) == 1.0 and cluster_accuracy(y, (y + 3) % 10) == 1.0
+
+
+solved.append(exercise("06_dec_mnist", cluster_accuracy, check_cluster_accuracy))
+print(f"exercises checked: {sum(solved)} of {len(solved)}")
