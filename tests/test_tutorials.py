@@ -12,6 +12,7 @@ smoke-tested on their own.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -365,6 +366,34 @@ def test_an_unwritten_exercise_prints_where_to_write_it(capsys, monkeypatch, tmp
     assert "tanh_backward" in out and "tutorials/solutions/01_dense_layer.py" in out
     monkeypatch.setattr(_common, "SOLUTIONS", True)
     assert _common.exercise("01_dense_layer", tanh_backward, check) is True
+
+
+# -- the notebooks -------------------------------------------------------------
+
+
+def test_committed_notebooks_match_the_scripts_and_figures():
+    """tutorials/notebooks/ holds each tutorial as a notebook with its committed figures
+    inline, built without running anything; it must be what the build gives now."""
+    pytest.importorskip("jupytext")
+    spec = importlib.util.spec_from_file_location(
+        "build_notebooks", ROOT / "tutorials" / "build_notebooks.py"
+    )
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    assert [p.stem for p in build.scripts()] == [p.stem for p in TUTORIALS]
+    assert build.stale() == [], "run: python tutorials/build_notebooks.py"
+    # Each committed figure appears inline in its tutorial's notebook.
+    for name in RECORDS:
+        nb = json.loads((build.NOTEBOOKS / f"{_tutorial_of(name)}.ipynb").read_text())
+        shown = [
+            "".join(o["data"]["text/plain"]) for c in nb["cells"] for o in c.get("outputs", [])
+        ]
+        assert any(f"{name}.png" in text for text in shown), name
+
+
+def _tutorial_of(figure: str) -> str:
+    (script,) = [p for p in TUTORIALS if p.name[:3] == figure[:3]]
+    return script.stem
 
 
 # -- the figure functions ----------------------------------------------------
