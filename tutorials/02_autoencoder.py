@@ -188,7 +188,7 @@ plots.plot_image_rows(
 # two others (a layer-wise step is cheaper, so this even favours training from
 # scratch). Each is scored twice: by its reconstruction loss, and by the accuracy of
 # k-means on its embedding of the training digits ("AE + k-means", where DEC starts).
-# Both use SGD with momentum 0.9, as the paper, at $\eta = 0.784$ on the loss $L$
+# All three use SGD with momentum 0.9, as the paper, at $\eta = 0.784$ on the loss $L$
 # above, averaged over all $n \cdot d$ entries. The paper's rate is 0.1 in these
 # same units (the loss layer of the authors' Caffe code averages over entries too),
 # for 50,000 iterations per layer pair and 100,000 of fine-tuning; these runs are
@@ -242,7 +242,7 @@ for name, (tr, held, acc) in stack_scores.items():
         f"AE + k-means accuracy {acc:.3f} ({total} iterations)"
     )
 
-# Fine-tuning starts after the layer-wise phase: put both on one iteration axis.
+# Fine-tuning starts after the layer-wise phase: put all three on one iteration axis.
 ft_iter, ft_loss = np.array(greedy.history_["finetune"]).T
 sc_iter, sc_loss = np.array(scratch.history_["finetune"]).T
 fi_iter, fi_loss = np.array(fan_in.history_["finetune"]).T
