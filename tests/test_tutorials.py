@@ -12,8 +12,10 @@ smoke-tested on their own.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -171,6 +173,8 @@ RECORDS: dict[str, dict[str, tuple]] = {
         "greedy_loss": (Close(rtol=0.1),),
         "scratch_iteration": (Exact(),),
         "scratch_loss": (Close(rtol=0.1),),
+        "fan_in_iteration": (Exact(),),
+        "fan_in_loss": (Close(rtol=0.1),),
     },
     "03_gradient_magnitude": {
         "cluster": (Exact(),),
@@ -250,7 +254,9 @@ def test_every_committed_figure_has_its_record():
 
 def _env(out: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(DECNP_FAST="1", MPLBACKEND="Agg", DECNP_TUTORIAL_OUT=str(out))
+    # DECNP_SOLUTIONS=1: each exercise's checks run on its worked solution, which
+    # proves the solutions in tutorials/solutions/ right.
+    env.update(DECNP_FAST="1", MPLBACKEND="Agg", DECNP_TUTORIAL_OUT=str(out), DECNP_SOLUTIONS="1")
     env["PYTHONPATH"] = os.pathsep.join(
         [str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
     )
@@ -314,6 +320,80 @@ def _moved(value: Any) -> Any:
         moved = a * 1.5 if a.ndim < 2 else a[np.random.default_rng(0).permutation(len(a))]
         return moved.tolist()
     return (a + 1).tolist()
+
+
+# -- the exercises ------------------------------------------------------------
+
+SOLUTIONS = ROOT / "tutorials" / "solutions"
+
+
+def _stubs(script: Path) -> list[str]:
+    """Names of the exercise functions of a tutorial: those passed to ``exercise``."""
+    return re.findall(r'exercise\(\s*"\w+",\s*(\w+),', script.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("number", ["01", "02", "03", "04", "05", "06"])
+def test_tutorial_ends_with_exercises_and_their_solutions(number: str):
+    """Tutorials 01-06 each end with two or three exercises, each a stub that raises
+    NotImplementedError, with a worked solution of the same name."""
+    (script,) = [p for p in TUTORIALS if p.name.startswith(number)]
+    stubs = _stubs(script)
+    assert 2 <= len(stubs) <= 3, stubs
+    text = script.read_text(encoding="utf-8")
+    solution = (SOLUTIONS / script.name).read_text(encoding="utf-8")
+    for name in stubs:
+        assert f"def {name}(" in text and f"def {name}(" in solution, name
+    assert text.count("raise NotImplementedError") == len(stubs)
+    assert text.rindex("## Exercises") > text.rindex("## Checks")
+
+
+def test_an_unwritten_exercise_prints_where_to_write_it(capsys, monkeypatch, tmp_path):
+    """A learner who runs a tutorial before writing an exercise gets a message, not a
+    traceback; with DECNP_SOLUTIONS=1 the worked solution is checked instead."""
+    monkeypatch.setenv("DECNP_TUTORIAL_OUT", str(tmp_path))  # _common makes this folder
+    monkeypatch.syspath_prepend(str(ROOT / "tutorials"))
+    import _common
+
+    def tanh_backward(dy, y):
+        raise NotImplementedError
+
+    def check(fn):
+        assert np.allclose(fn(np.ones(3), np.zeros(3)), 1.0)
+
+    monkeypatch.setattr(_common, "SOLUTIONS", False)
+    assert _common.exercise("01_dense_layer", tanh_backward, check) is False
+    out = capsys.readouterr().out
+    assert "tanh_backward" in out and "tutorials/solutions/01_dense_layer.py" in out
+    monkeypatch.setattr(_common, "SOLUTIONS", True)
+    assert _common.exercise("01_dense_layer", tanh_backward, check) is True
+
+
+# -- the notebooks -------------------------------------------------------------
+
+
+def test_committed_notebooks_match_the_scripts_and_figures():
+    """tutorials/notebooks/ holds each tutorial as a notebook with its committed figures
+    inline, built without running anything; it must be what the build gives now."""
+    pytest.importorskip("jupytext")
+    spec = importlib.util.spec_from_file_location(
+        "build_notebooks", ROOT / "tutorials" / "build_notebooks.py"
+    )
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    assert [p.stem for p in build.scripts()] == [p.stem for p in TUTORIALS]
+    assert build.stale() == [], "run: python tutorials/build_notebooks.py"
+    # Each committed figure appears inline in its tutorial's notebook.
+    for name in RECORDS:
+        nb = json.loads((build.NOTEBOOKS / f"{_tutorial_of(name)}.ipynb").read_text())
+        shown = [
+            "".join(o["data"]["text/plain"]) for c in nb["cells"] for o in c.get("outputs", [])
+        ]
+        assert any(f"{name}.png" in text for text in shown), name
+
+
+def _tutorial_of(figure: str) -> str:
+    (script,) = [p for p in TUTORIALS if p.name[:3] == figure[:3]]
+    return script.stem
 
 
 # -- the figure functions ----------------------------------------------------

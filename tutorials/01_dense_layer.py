@@ -13,7 +13,7 @@
 
 # %%
 import numpy as np
-from _common import OUT, save_plotted  # the output folder and the figures' records
+from _common import OUT, exercise, save_plotted  # output folder, exercises, figure records
 
 import decnp
 from decnp import layers, plots
@@ -211,86 +211,6 @@ results = run_checks("cpu", seed=0)
 print(format_table(results))
 
 # %% [markdown]
-# ## Exercises
-#
-# Each exercise is checked the way this tutorial checks decnp: against finite
-# differences. Try it before reading the solution cell under it.
-#
-# **Exercise 1.** Derive the backward pass of $y = \tanh(x)$ (element-wise) for
-# an upstream gradient $G = \partial L/\partial y$, written, like the ReLU's, with
-# the output $y$ only. Check it with `decnp.numerical_gradient` and
-# `decnp.rel_error` on the loss $L = \sum_{ia} \tanh(x_{ia}) G_{ia}$.
-#
-# **Exercise 2.** `decnp.layers.mse_loss(x_hat, x)` returns the reconstruction loss
-# of tutorial 02, $L = \frac{1}{2nd} \sum_i \lVert \hat x_i - x_i \rVert^2$,
-# averaged over all $n \cdot d$ entries, and its gradient. (a) Derive
-# $\partial L / \partial \hat x$ and check `mse_loss`'s gradient. (b) A loss summed
-# over the $d$ features, $L_{sum} = \frac{1}{2n} \sum_i \lVert \hat x_i - x_i \rVert^2
-# = d \cdot L$, has a $d$ times larger gradient. Show on a dense layer
-# $\hat x = xW + b$ that one gradient step on $L$ at rate $\eta$ moves $W$ exactly
-# as a step on $L_{sum}$ at rate $\eta / d$: a learning rate only means something
-# together with the scale of its loss.
-#
-# **Exercise 3.** Chain two backward passes: for $y = \mathrm{relu}(xW + b)$ and
-# the upstream gradient $G$, compute $\partial L/\partial W$ with
-# `layers.relu_backward` followed by `layers.dense_backward`, and check it.
-
-# %% [markdown]
-# ### Solution 1
-#
-# $\tanh'(x) = 1 - \tanh^2(x)$, so $\partial L/\partial x = G \odot (1 - y^2)$.
-
-# %%
-xt = rng.standard_normal((5, 4))
-Gt = rng.standard_normal((5, 4))
-dxt = Gt * (1.0 - np.tanh(xt) ** 2)
-err_tanh = decnp.rel_error(
-    dxt, decnp.numerical_gradient(lambda _: float(np.sum(np.tanh(xt) * Gt)), xt)
-)
-print(f"tanh backward: relative error {err_tanh:.1e}")
-assert err_tanh < 1e-8
-
-# %% [markdown]
-# ### Solution 2
-#
-# (a) $\partial L / \partial \hat x_{ia} = (\hat x_{ia} - x_{ia}) / (nd)$.
-# (b) $\partial L_{sum}/\partial W = d \cdot \partial L/\partial W$, so
-# $\frac{\eta}{d} \partial L_{sum}/\partial W = \eta\, \partial L/\partial W$.
-
-# %%
-target = rng.standard_normal((n, d_out))
-_, dy_hat = layers.mse_loss(y, target)
-err_mse = decnp.rel_error(
-    dy_hat, decnp.numerical_gradient(lambda _: float(layers.mse_loss(y, target)[0]), y)
-)
-eta = 0.1
-dW_mean = layers.dense_backward(dy_hat, x, W)[1]  # gradient of the per-entry mean
-dW_sum = layers.dense_backward(d_out * dy_hat, x, W)[1]  # ... of the loss summed over features
-print(f"mse_loss gradient: relative error {err_mse:.1e}")
-assert err_mse < 1e-8
-assert np.allclose(dy_hat, (y - target) / (n * d_out))
-assert np.allclose(W - eta * dW_mean, W - (eta / d_out) * dW_sum)
-
-# %% [markdown]
-# ### Solution 3
-#
-# The ReLU's backward pass turns $G$ into $\partial L/\partial a$ for the
-# pre-activation $a = xW + b$; the dense layer's turns that into
-# $\partial L/\partial W = x^\top\, \partial L/\partial a$.
-
-
-# %%
-def relu_layer_loss(_):
-    return float(np.sum(layers.relu_forward(layers.dense_forward(x, W, b)) * G))
-
-
-y_relu = layers.relu_forward(layers.dense_forward(x, W, b))
-dW_relu = layers.dense_backward(layers.relu_backward(G, y_relu), x, W)[1]
-err_chain = decnp.rel_error(dW_relu, decnp.numerical_gradient(relu_layer_loss, W))
-print(f"relu(xW + b): relative error of dL/dW {err_chain:.1e}")
-assert err_chain < 1e-6
-
-# %% [markdown]
 # ## Checks
 #
 # The assertions below are the claims of this tutorial.
@@ -311,3 +231,90 @@ assert abs(slope_numeric - 0.5) < 1e-9 and slope_code == 0.0
 # 5. Every gradient decnp computes passes.
 assert all(r.passed for r in results), [r for r in results if not r.passed]
 print("all checks passed")
+
+# %% [markdown]
+# ## Exercises
+#
+# Write each function where it raises `NotImplementedError`, then run the
+# tutorial again: the cell under it checks your answer the way this tutorial
+# checks decnp, against finite differences, and says which exercises are still to
+# do. Worked solutions are in `tutorials/solutions/01_dense_layer.py`; read them
+# after trying.
+#
+# **Exercise 1.** Derive the backward pass of $y = \tanh(x)$ (element-wise) for
+# an upstream gradient $G = \partial L/\partial y$, written, like the ReLU's, with
+# the output $y$ only.
+
+
+# %%
+def tanh_backward(dy, y):
+    """dL/dx for y = tanh(x), from dy = dL/dy and the output y."""
+    raise NotImplementedError  # exercise 1: your code here
+
+
+def check_tanh_backward(tanh_backward):
+    xt, Gt = rng.standard_normal((5, 4)), rng.standard_normal((5, 4))
+    numeric = decnp.numerical_gradient(lambda _: float(np.sum(np.tanh(xt) * Gt)), xt)
+    err = decnp.rel_error(tanh_backward(Gt, np.tanh(xt)), numeric)
+    print(f"tanh backward: relative error {err:.1e}")
+    assert err < 1e-8, err
+
+
+solved = [exercise("01_dense_layer", tanh_backward, check_tanh_backward)]
+
+# %% [markdown]
+# **Exercise 2.** `decnp.layers.mse_loss(x_hat, x)` returns the reconstruction loss
+# of tutorial 02, $L = \frac{1}{2nd} \sum_i \lVert \hat x_i - x_i \rVert^2$,
+# averaged over all $n \cdot d$ entries, and its gradient. (a) Derive
+# $\partial L / \partial \hat x$ and write it below. (b) A loss summed over the
+# $d$ features, $L_{sum} = \frac{1}{2n} \sum_i \lVert \hat x_i - x_i \rVert^2
+# = d \cdot L$, has a $d$ times larger gradient. The check shows, with your
+# gradient, that on a dense layer $\hat x = xW + b$ one step on $L$ at rate $\eta$
+# moves $W$ exactly as a step on $L_{sum}$ at rate $\eta / d$: a learning rate
+# only means something together with the scale of its loss.
+
+
+# %%
+def mse_gradient(x_hat, x):
+    """dL/dx_hat for L = 1/(2nd) sum_i ||x_hat_i - x_i||^2."""
+    raise NotImplementedError  # exercise 2: your code here
+
+
+def check_mse_gradient(mse_gradient):
+    target = rng.standard_normal((n, d_out))
+    dy_hat = mse_gradient(y, target)
+    numeric = decnp.numerical_gradient(lambda _: float(layers.mse_loss(y, target)[0]), y)
+    err = decnp.rel_error(dy_hat, numeric)
+    print(f"mse gradient: relative error {err:.1e}")
+    assert err < 1e-8, err
+    eta = 0.1
+    dW_mean = layers.dense_backward(dy_hat, x, W)[1]  # gradient of the per-entry mean
+    dW_sum = layers.dense_backward(d_out * dy_hat, x, W)[1]  # ... of the sum over features
+    assert np.allclose(W - eta * dW_mean, W - (eta / d_out) * dW_sum)
+
+
+solved.append(exercise("01_dense_layer", mse_gradient, check_mse_gradient))
+
+# %% [markdown]
+# **Exercise 3.** Chain two backward passes: for $y = \mathrm{relu}(xW + b)$ and
+# the upstream gradient $G$, compute $\partial L/\partial W$ with
+# `layers.relu_backward` followed by `layers.dense_backward`.
+
+
+# %%
+def relu_layer_dW(x, W, b, G):
+    """dL/dW for y = relu(x W + b) and dL/dy = G."""
+    raise NotImplementedError  # exercise 3: your code here
+
+
+def check_relu_layer_dW(relu_layer_dW):
+    def loss(_):
+        return float(np.sum(layers.relu_forward(layers.dense_forward(x, W, b)) * G))
+
+    err = decnp.rel_error(relu_layer_dW(x, W, b, G), decnp.numerical_gradient(loss, W))
+    print(f"relu(xW + b): relative error of dL/dW {err:.1e}")
+    assert err < 1e-6, err
+
+
+solved.append(exercise("01_dense_layer", relu_layer_dW, check_relu_layer_dW))
+print(f"exercises checked: {sum(solved)} of {len(solved)}")

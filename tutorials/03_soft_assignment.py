@@ -14,7 +14,7 @@
 
 # %%
 import numpy as np
-from _common import FAST, OUT, save_plotted  # fast-mode switch, output folder, records
+from _common import FAST, OUT, exercise, save_plotted  # fast mode, output, exercises, records
 from scipy.stats import spearmanr
 
 import decnp
@@ -219,8 +219,36 @@ print(
 #
 # The paper plots $\lVert \partial L / \partial z_i \rVert$ against $q_{ij}$ for
 # one cluster $j$ and observes that points close to the centre (large $q_{ij}$)
-# contribute more: for a confident point, sharpening makes $p_{ij} - q_{ij}$
-# large, whereas for an ambiguous point $p \approx q$ and the terms cancel.
+# contribute more. The factor $p_{ij} - q_{ij}$ says when. Take a row whose
+# remaining mass $1 - q$ is spread evenly over $k - 1$ clusters of equal frequency
+# $f_j$; then (3) gives
+#
+# $$ p = \frac{q^2}{q^2 + (1 - q)^2 / (k - 1)}, $$
+#
+# and $p - q$ is 0 for an undecided point ($q = 1/k$, so $p = q$), rises to its
+# peak, 0.40 near $q = 0.4$ for $k = 10$, and then falls back towards 0 as
+# $q \to 1$ (0.05 at $q = 0.95$): a point already certain of its cluster has
+# $p \approx q \approx 1$ and little left to learn. The points that drive learning
+# are the fairly confident ones, not the most confident. On the MNIST data below,
+# the points a cluster owns have $q_{ij}$ between about 0.13 and 0.7, most of them
+# below 0.45, on the rising side of that curve: there, larger $q_{ij}$ means
+# larger $p_{ij} - q_{ij}$ and a larger gradient.
+
+# %%
+K_CURVE = 10
+q_grid = np.linspace(1 / K_CURVE, 1.0, 901)
+gap = q_grid**2 / (q_grid**2 + (1 - q_grid) ** 2 / (K_CURVE - 1)) - q_grid  # p - q
+
+
+def gap_at(value):
+    return float(np.interp(value, q_grid, gap))
+
+
+q_peak = float(q_grid[gap.argmax()])
+print(
+    f"k = {K_CURVE}: p - q peaks at {gap.max():.2f} near q = {q_peak:.2f}; "
+    f"{gap_at(0.4):.2f} at q = 0.4, {gap_at(0.95):.3f} at q = 0.95, {gap_at(0.999):.4f} at 0.999"
+)
 
 # %%
 dz, _ = decnp.kl_gradients(z_mnist, mu_mnist, p)
@@ -245,6 +273,13 @@ rank_corr = np.array(
     [spearmanr(q[owner == c, c], grad_norm[owner == c]).statistic for c in range(10)]
 )
 conf_corr = spearmanr(q.max(axis=1), grad_norm).statistic
+q_owned = q.max(axis=1)  # each point's q_ij for the cluster that owns it
+gap_owned = p[np.arange(len(p)), owner] - q_owned
+gap_corr = spearmanr(q_owned, gap_owned).statistic
+print(
+    f"owned points: q_ij from {q_owned.min():.2f} to {q_owned.max():.2f}, median "
+    f"{np.median(q_owned):.2f}; Spearman(q_ij, p_ij - q_ij) = {gap_corr:.2f}"
+)
 print("Spearman(q_ij, |dL/dz_i|) over each cluster's own points:", np.round(rank_corr, 2))
 print(f"Spearman(max_j q_ij, |dL/dz_i|) over all points: {conf_corr:.2f}")
 
@@ -252,73 +287,6 @@ print(f"Spearman(max_j q_ij, |dL/dz_i|) over all points: {conf_corr:.2f}")
 # Among the points a cluster owns, the gradient grows with $q_{ij}$; over all
 # points, with the confidence $\max_j q_{ij}$. The grey points on the left are
 # points owned by *other* clusters: their gradient comes from those clusters.
-
-# %% [markdown]
-# ## Exercises
-#
-# Check each answer with `decnp.numerical_gradient` and `decnp.rel_error`, as
-# tutorial 01 does. Try it before reading the solution cell under it.
-#
-# **Exercise 1.** In the Gaussian limit $\alpha \to \infty$ the soft assignment is
-# $q_{ij} = \mathrm{softmax}_j(-\lVert z_i - \mu_j \rVert^2 / 2)$. Derive the
-# gradient of $L = \mathrm{KL}(P \Vert Q)$ with respect to $z_i$, with $P$ held
-# fixed, check it, and compare it with `decnp.kl_gradients` at a very large
-# $\alpha$ (which should approach it).
-#
-# **Exercise 2.** Self-training should make assignments more confident. The
-# entropy of a row, $H_i = -\sum_j q_{ij} \log q_{ij}$, measures how unsure $q_i$
-# is. `decnp.soft_assignment_backward(dq, z, mu)` back-propagates any upstream
-# gradient $\partial H/\partial q$ through the soft assignment (tutorial 04
-# derives it). Find $\partial H/\partial q_{ij}$, get $\partial H/\partial z$ from
-# it, check it, and show that a small step of the points along
-# $-\partial H/\partial z$ lowers $H = \sum_i H_i$.
-
-# %% [markdown]
-# ### Solution 1
-#
-# With $\log q_{ij} = -d_{ij}/2 - \log \sum_{j'} e^{-d_{ij'}/2}$ and
-# $\partial d_{ij} / \partial z_i = 2 (z_i - \mu_j)$, the steps of tutorial 04
-# (rows of $P$ summing to 1) give
-# $\partial L/\partial z_i = \sum_j (p_{ij} - q_{ij})(z_i - \mu_j)$: equation 4 with
-# $(\alpha+1)/\alpha \to 1$ and $(1 + d_{ij}/\alpha)^{-1} \to 1$.
-
-
-# %%
-def gaussian_q(z, mu):
-    logits = -0.5 * ((z[:, None, :] - mu[None, :, :]) ** 2).sum(axis=2)
-    e = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
-z_ex, mu_ex = rng.standard_normal((8, 3)), rng.standard_normal((4, 3))
-q_ex = gaussian_q(z_ex, mu_ex)
-p_ex = decnp.target_distribution(q_ex)  # then held fixed
-dz_gauss = ((p_ex - q_ex)[:, :, None] * (z_ex[:, None, :] - mu_ex[None, :, :])).sum(axis=1)
-err_gauss_grad = decnp.rel_error(
-    dz_gauss,
-    decnp.numerical_gradient(lambda _: decnp.kl_divergence(p_ex, gaussian_q(z_ex, mu_ex)), z_ex),
-)
-err_limit = decnp.rel_error(dz_gauss, decnp.kl_gradients(z_ex, mu_ex, p_ex, alpha=1e7)[0])
-print(f"Gaussian-kernel gradient: {err_gauss_grad:.1e}; eq. 4 at alpha = 1e7: {err_limit:.1e}")
-assert err_gauss_grad < 1e-7 and err_limit < 1e-5
-
-# %% [markdown]
-# ### Solution 2
-#
-# $\partial H_i/\partial q_{ij} = -(\log q_{ij} + 1)$.
-
-
-# %%
-def total_entropy(z):
-    return float(entropy(decnp.soft_assignment(z, mu_ex)).sum())
-
-
-q_h = decnp.soft_assignment(z_ex, mu_ex)
-dH_dz, _ = decnp.soft_assignment_backward(-(np.log(q_h) + 1.0), z_ex, mu_ex)
-err_entropy = decnp.rel_error(dH_dz, decnp.numerical_gradient(lambda _: total_entropy(z_ex), z_ex))
-H_before, H_after = total_entropy(z_ex), total_entropy(z_ex - 0.05 * dH_dz)
-print(f"dH/dz: relative error {err_entropy:.1e}; H {H_before:.4f} -> {H_after:.4f} after a step")
-assert err_entropy < 1e-7 and H_after < H_before
 
 # %% [markdown]
 # ## Checks
@@ -341,4 +309,88 @@ assert recall_f > 0.9 and recall_nof < recall_f - 0.2, (recall_f, recall_nof)
 assert sizes_nof[-1] < 0.7 * sizes_nof[0]
 # 6. Confident points carry the larger gradients (paper, figure 3).
 assert np.median(rank_corr) > 0.5 and conf_corr > 0.5, (rank_corr, conf_corr)
+# 7. p - q (k = 10, the rest of the row spread evenly) peaks at 0.40 near q = 0.4
+#    and falls towards 0 as q -> 1: 0.05 at q = 0.95.
+assert 0.35 < q_peak < 0.45 and abs(gap.max() - 0.40) < 0.01, (q_peak, gap.max())
+assert abs(gap_at(0.4) - 0.40) < 0.005 and abs(gap_at(0.95) - 0.05) < 0.005
+assert gap_at(0.999) < 0.001
+# 8. On MNIST the owned points sit on the rising side (median q well below the
+#    peak), where p - q grows with q.
+assert np.median(q_owned) < q_peak and gap_corr > 0.5, (np.median(q_owned), gap_corr)
 print("all checks passed")
+
+# %% [markdown]
+# ## Exercises
+#
+# Write each function where it raises `NotImplementedError` and run the tutorial
+# again: the cell under it checks your answer with `decnp.numerical_gradient` and
+# `decnp.rel_error`, as tutorial 01 does. Worked solutions are in
+# `tutorials/solutions/03_soft_assignment.py`; read them after trying.
+#
+# **Exercise 1.** In the Gaussian limit $\alpha \to \infty$ the soft assignment is
+# $q_{ij} = \mathrm{softmax}_j(-\lVert z_i - \mu_j \rVert^2 / 2)$. Derive the
+# gradient of $L = \mathrm{KL}(P \Vert Q)$ with respect to $z_i$, with $P$ held
+# fixed (rows summing to 1). The check compares it with finite differences and with
+# `decnp.kl_gradients` at a very large $\alpha$, which should approach it.
+
+
+# %%
+def gaussian_q(z, mu):
+    logits = -0.5 * ((z[:, None, :] - mu[None, :, :]) ** 2).sum(axis=2)
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def gaussian_kl_grad_z(z, mu, p):
+    """dL/dz for L = KL(P || Q) with the Gaussian-kernel q = gaussian_q(z, mu), P fixed."""
+    raise NotImplementedError  # exercise 1: your code here
+
+
+z_ex, mu_ex = rng.standard_normal((8, 3)), rng.standard_normal((4, 3))
+
+
+def check_gaussian_kl_grad_z(gaussian_kl_grad_z):
+    q_ex = gaussian_q(z_ex, mu_ex)
+    p_ex = decnp.target_distribution(q_ex)  # then held fixed
+    dz = gaussian_kl_grad_z(z_ex, mu_ex, p_ex)
+    numeric = decnp.numerical_gradient(
+        lambda _: decnp.kl_divergence(p_ex, gaussian_q(z_ex, mu_ex)), z_ex
+    )
+    err_grad = decnp.rel_error(dz, numeric)
+    err_limit = decnp.rel_error(dz, decnp.kl_gradients(z_ex, mu_ex, p_ex, alpha=1e7)[0])
+    print(f"Gaussian-kernel gradient: {err_grad:.1e}; eq. 4 at alpha = 1e7: {err_limit:.1e}")
+    assert err_grad < 1e-7 and err_limit < 1e-5, (err_grad, err_limit)
+
+
+solved = [exercise("03_soft_assignment", gaussian_kl_grad_z, check_gaussian_kl_grad_z)]
+
+# %% [markdown]
+# **Exercise 2.** Self-training should make assignments more confident. The
+# entropy of a row, $H_i = -\sum_j q_{ij} \log q_{ij}$, measures how unsure $q_i$
+# is. Write $\partial H/\partial q_{ij}$ for $H = \sum_i H_i$. The check passes it
+# to `decnp.soft_assignment_backward(dq, z, mu)`, which back-propagates any upstream
+# gradient through the soft assignment (tutorial 04 derives it), compares the
+# resulting $\partial H/\partial z$ with finite differences, and shows that a small
+# step of the points along $-\partial H/\partial z$ lowers $H$.
+
+
+# %%
+def entropy_dq(q):
+    """dH/dq_ij for H = -sum_ij q_ij log q_ij."""
+    raise NotImplementedError  # exercise 2: your code here
+
+
+def check_entropy_dq(entropy_dq):
+    def total_entropy(z):
+        return float(entropy(decnp.soft_assignment(z, mu_ex)).sum())
+
+    q_h = decnp.soft_assignment(z_ex, mu_ex)
+    dH_dz, _ = decnp.soft_assignment_backward(entropy_dq(q_h), z_ex, mu_ex)
+    err = decnp.rel_error(dH_dz, decnp.numerical_gradient(lambda _: total_entropy(z_ex), z_ex))
+    before, after = total_entropy(z_ex), total_entropy(z_ex - 0.05 * dH_dz)
+    print(f"dH/dz: relative error {err:.1e}; H {before:.4f} -> {after:.4f} after a step")
+    assert err < 1e-7 and after < before, (err, before, after)
+
+
+solved.append(exercise("03_soft_assignment", entropy_dq, check_entropy_dq))
+print(f"exercises checked: {sum(solved)} of {len(solved)}")

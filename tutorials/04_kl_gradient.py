@@ -13,7 +13,7 @@
 
 # %%
 import numpy as np
-from _common import OUT, save_plotted  # the output folder and the figures' records
+from _common import OUT, exercise, save_plotted  # output folder, exercises, figure records
 
 import decnp
 from decnp import plots
@@ -194,95 +194,6 @@ after = decnp.kl_divergence(p2d, decnp.soft_assignment(z2 - step * dz2, mu2 - st
 print(f"KL(P||Q): {before:.4f} before, {after:.4f} after one step")
 
 # %% [markdown]
-# ## Exercises
-#
-# Check each answer against `decnp.numerical_gradient` with `decnp.rel_error`.
-# Try it before reading the solution cell under it.
-#
-# **Exercise 1.** DEC fixes the degrees of freedom $\alpha = 1$, but nothing stops
-# one from learning it. Derive $\partial L/\partial \alpha$ (with $P$ held fixed)
-# and check it. Hint: the first step of the derivation above holds for any
-# parameter of $\log u_{ij}$.
-#
-# **Exercise 2.** Generalise equation 4 to a $P$ whose rows sum to $s_i$ instead of
-# 1, and check your formula on the `p2` above (rows summing to 2).
-#
-# **Exercise 3.** DEC's minibatch step descends the *batch mean*
-# $\frac{1}{m} \mathrm{KL}(P_B \Vert Q_B)$ over a batch $B$ of $m$ points (tutorial
-# 05). Check that `decnp.kl_gradients` on the batch, divided by $m$, is its
-# gradient with respect to $\mu$, and show that over one epoch (batches that
-# partition the data) these gradients average to $\frac{1}{n} \partial L/\partial \mu$
-# of the whole data set, whatever $m$.
-
-# %% [markdown]
-# ### Solution 1
-#
-# As for $z_i$, $\partial L/\partial \alpha = -\sum_{ij} (p_{ij} - q_{ij})\,
-# \partial \log u_{ij}/\partial \alpha$, and from
-# $\log u_{ij} = -\frac{\alpha+1}{2} \log(1 + d_{ij}/\alpha)$,
-#
-# $$ \frac{\partial \log u_{ij}}{\partial \alpha} = -\frac12 \log\left(1 + \frac{d_{ij}}{\alpha}\right)
-#    + \frac{(\alpha+1)\, d_{ij}}{2 \alpha (\alpha + d_{ij})}. $$
-
-# %%
-alpha_ex = np.array([2.0])  # an array, so that numerical_gradient can perturb it
-d2 = ((z[:, None, :] - mu[None, :, :]) ** 2).sum(axis=2)
-q_a = decnp.soft_assignment(z, mu, alpha_ex[0])
-p_a = decnp.target_distribution(q_a)  # then held fixed
-a = alpha_ex[0]
-dlogu_da = -0.5 * np.log1p(d2 / a) + (a + 1.0) * d2 / (2.0 * a * (a + d2))
-dL_dalpha = -np.sum((p_a - q_a) * dlogu_da)
-err_alpha = decnp.rel_error(
-    np.array([dL_dalpha]),
-    decnp.numerical_gradient(
-        lambda _: decnp.kl_divergence(p_a, decnp.soft_assignment(z, mu, alpha_ex[0])), alpha_ex
-    ),
-)
-print(f"dL/dalpha: relative error {err_alpha:.1e}")
-assert err_alpha < 1e-6
-
-# %% [markdown]
-# ### Solution 2
-#
-# The term $\big(\sum_j p_{ij}\big) \sum_{j'} q_{ij'} \ldots$ of the derivation keeps
-# its factor $s_i$:
-# $\partial L/\partial z_i = \frac{\alpha+1}{\alpha} \sum_j (1 + d_{ij}/\alpha)^{-1}
-# (p_{ij} - s_i q_{ij})(z_i - \mu_j)$.
-
-# %%
-s_rows = p2.sum(axis=1, keepdims=True)
-w_ex = 1.0 / (1.0 + d2 / alpha)
-coef = (alpha + 1.0) / alpha * w_ex * (p2 - s_rows * q)
-dz_rows = (coef[:, :, None] * (z[:, None, :] - mu[None, :, :])).sum(axis=1)
-err_rows = decnp.rel_error(dz_rows, numeric_p2)
-print(f"rows summing to s_i: relative error {err_rows:.1e}")
-assert err_rows < 1e-6
-
-# %% [markdown]
-# ### Solution 3
-#
-# The batch mean is a sum over the batch's points divided by $m$, so its gradient
-# is the batch's `kl_gradients` divided by $m$; averaging the $n/m$ batch means of
-# one epoch gives the sum over all points divided by $n$.
-
-# %%
-z8, mu8 = rng.standard_normal((12, 3)), rng.standard_normal((4, 3))
-p8 = decnp.target_distribution(decnp.soft_assignment(z8, mu8))
-batches = rng.permutation(12).reshape(3, 4)  # one epoch, m = 4
-B = batches[0]
-dmu_batch = decnp.kl_gradients(z8[B], mu8, p8[B])[1] / len(B)
-err_batch = decnp.rel_error(
-    dmu_batch,
-    decnp.numerical_gradient(
-        lambda _: decnp.kl_divergence(p8[B], decnp.soft_assignment(z8[B], mu8)) / len(B), mu8
-    ),
-)
-epoch_mean = np.mean([decnp.kl_gradients(z8[b], mu8, p8[b])[1] / len(b) for b in batches], axis=0)
-print(f"batch-mean gradient: relative error {err_batch:.1e}")
-assert err_batch < 1e-6
-assert np.allclose(epoch_mean, decnp.kl_gradients(z8, mu8, p8)[1] / len(z8))
-
-# %% [markdown]
 # ## Checks
 
 # %%
@@ -298,3 +209,93 @@ assert err_encoder < 1e-6
 # 5. Descending the gradient lowers the loss.
 assert after < before
 print("all checks passed")
+
+# %% [markdown]
+# ## Exercises
+#
+# Write each function where it raises `NotImplementedError` and run the tutorial
+# again: the cell under it checks your answer against `decnp.numerical_gradient`
+# with `decnp.rel_error`. Worked solutions are in
+# `tutorials/solutions/04_kl_gradient.py`; read them after trying.
+#
+# **Exercise 1.** DEC fixes the degrees of freedom $\alpha = 1$, but nothing stops
+# one from learning it. Derive $\partial L/\partial \alpha$ (with $P$ held fixed).
+# Hint: the first step of the derivation above holds for any parameter of
+# $\log u_{ij}$.
+
+
+# %%
+def kl_grad_alpha(z, mu, p, alpha):
+    """dL/dalpha for L = KL(P || Q(z, mu, alpha)), P held fixed (a float)."""
+    raise NotImplementedError  # exercise 1: your code here
+
+
+def check_kl_grad_alpha(kl_grad_alpha):
+    z_a, mu_a, alpha_a = rng.standard_normal((n, d)), rng.standard_normal((k, d)), np.array([2.0])
+    p_a = decnp.target_distribution(decnp.soft_assignment(z_a, mu_a, alpha_a[0]))  # held fixed
+    numeric = decnp.numerical_gradient(
+        lambda _: decnp.kl_divergence(p_a, decnp.soft_assignment(z_a, mu_a, alpha_a[0])), alpha_a
+    )  # alpha_a is an array, so that numerical_gradient can perturb it
+    err = decnp.rel_error(np.array([kl_grad_alpha(z_a, mu_a, p_a, alpha_a[0])]), numeric)
+    print(f"dL/dalpha: relative error {err:.1e}")
+    assert err < 1e-6, err
+
+
+solved = [exercise("04_kl_gradient", kl_grad_alpha, check_kl_grad_alpha)]
+
+# %% [markdown]
+# **Exercise 2.** Generalise equation 4 to a $P$ whose rows sum to $s_i$ instead of
+# 1 (the check uses rows summing to 2, as above).
+
+
+# %%
+def kl_grad_z_rows(z, mu, p, alpha):
+    """dL/dz for L = KL(P || Q) with P held fixed and rows of P summing to any s_i."""
+    raise NotImplementedError  # exercise 2: your code here
+
+
+def check_kl_grad_z_rows(kl_grad_z_rows):
+    z_r, mu_r = rng.standard_normal((n, d)), rng.standard_normal((k, d))
+    p_r = 2.0 * decnp.target_distribution(decnp.soft_assignment(z_r, mu_r, alpha))
+    numeric = decnp.numerical_gradient(
+        lambda _: decnp.kl_divergence(p_r, decnp.soft_assignment(z_r, mu_r, alpha)), z_r
+    )
+    err = decnp.rel_error(kl_grad_z_rows(z_r, mu_r, p_r, alpha), numeric)
+    print(f"rows summing to s_i: relative error {err:.1e}")
+    assert err < 1e-6, err
+
+
+solved.append(exercise("04_kl_gradient", kl_grad_z_rows, check_kl_grad_z_rows))
+
+# %% [markdown]
+# **Exercise 3.** DEC's minibatch step descends the *batch mean*
+# $\frac{1}{m} \mathrm{KL}(P_B \Vert Q_B)$ over a batch $B$ of $m$ points (tutorial
+# 05). Write its gradient with respect to $\mu$ using `decnp.kl_gradients`. The
+# check also shows that over one epoch (batches that partition the data) these
+# gradients average to $\frac{1}{n} \partial L/\partial \mu$ of the whole data
+# set, whatever $m$.
+
+
+# %%
+def batch_mean_grad_mu(z_batch, mu, p_batch):
+    """Gradient of (1/m) KL(P_B || Q_B) with respect to mu, for a batch of m points."""
+    raise NotImplementedError  # exercise 3: your code here
+
+
+def check_batch_mean_grad_mu(batch_mean_grad_mu):
+    z8, mu8 = rng.standard_normal((12, 3)), rng.standard_normal((4, 3))
+    p8 = decnp.target_distribution(decnp.soft_assignment(z8, mu8))
+    batches = rng.permutation(12).reshape(3, 4)  # one epoch, m = 4
+    B = batches[0]
+    numeric = decnp.numerical_gradient(
+        lambda _: decnp.kl_divergence(p8[B], decnp.soft_assignment(z8[B], mu8)) / len(B), mu8
+    )
+    err = decnp.rel_error(batch_mean_grad_mu(z8[B], mu8, p8[B]), numeric)
+    epoch_mean = np.mean([batch_mean_grad_mu(z8[b], mu8, p8[b]) for b in batches], axis=0)
+    print(f"batch-mean gradient: relative error {err:.1e}")
+    assert err < 1e-6, err
+    assert np.allclose(epoch_mean, decnp.kl_gradients(z8, mu8, p8)[1] / len(z8))
+
+
+solved.append(exercise("04_kl_gradient", batch_mean_grad_mu, check_batch_mean_grad_mu))
+print(f"exercises checked: {sum(solved)} of {len(solved)}")

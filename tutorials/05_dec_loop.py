@@ -28,7 +28,7 @@
 import time
 
 import numpy as np
-from _common import BATCH, DIMS, FAST, OUT, PRETRAIN, save_plotted  # shared settings
+from _common import BATCH, DIMS, FAST, OUT, PRETRAIN, exercise, save_plotted  # shared
 
 import decnp
 from decnp import datasets, metrics, plots
@@ -248,3 +248,69 @@ if "cupy" in runs:
     assert set(np.unique(runs["cupy"][1])) <= set(range(K))
     assert metrics.cluster_accuracy(y, runs["cupy"][1]) > 0.3
 print("all checks passed")
+
+# %% [markdown]
+# ## Exercises
+#
+# Write each function where it raises `NotImplementedError` and run the tutorial
+# again: the cell under it checks your answer. Worked solutions are in
+# `tutorials/solutions/05_dec_loop.py`; read them after trying.
+#
+# **Exercise 1.** Write the target update, equation (3), from $q$ alone (NumPy, no
+# `decnp.target_distribution`):
+# $p_{ij} = \frac{q_{ij}^2 / f_j}{\sum_{j'} q_{ij'}^2 / f_{j'}}$ with
+# $f_j = \sum_i q_{ij}$. The check compares it with decnp's on the trained model's
+# $q$.
+
+
+# %%
+def target_update(q):
+    """The target P of eq. 3 from the soft assignments q, shape (n, k)."""
+    raise NotImplementedError  # exercise 1: your code here
+
+
+def check_target_update(target_update):
+    q_fit = dec.predict_proba(X).astype(np.float64)
+    p_yours = target_update(q_fit)
+    err = decnp.rel_error(p_yours, decnp.target_distribution(q_fit))
+    print(f"target update: relative error {err:.1e}")
+    assert err < 1e-12 and np.allclose(p_yours.sum(axis=1), 1.0), err
+
+
+solved = [exercise("05_dec_loop", target_update, check_target_update)]
+
+# %% [markdown]
+# **Exercise 2.** Write the stopping rule: given the labels $\arg\max_j q_{ij}$ at
+# this target update and at the previous one (`None` at the first), return whether
+# the loop stops, that is whether *fewer* than `tol` of the points changed cluster.
+# The check tries it on the edge cases and on the fractions `DEC.fit` logged.
+
+
+# %%
+def should_stop(labels, previous, tol):
+    """True when fewer than a fraction tol of the labels differ from previous."""
+    raise NotImplementedError  # exercise 2: your code here
+
+
+def check_should_stop(should_stop):
+    base = np.zeros(N, dtype=np.int64)
+    at_tol = round(TOL * N)  # this many changed labels are exactly tol
+
+    def changed(m):
+        out = base.copy()
+        out[:m] = 1
+        return out
+
+    assert not should_stop(base, None, TOL)  # the first update has nothing to compare
+    assert should_stop(changed(at_tol - 1), base, TOL)  # fewer than tol changed: stop
+    assert not should_stop(changed(at_tol), base, TOL)  # exactly tol is not fewer
+    assert not should_stop(changed(20 * at_tol), base, TOL)
+    # On DEC.fit's run: it stops at the last update and only there.
+    deltas = [h["delta"] for h in dec.history_[1:]]
+    stops = [should_stop(changed(round(dlt * N)), base, TOL) for dlt in deltas]
+    print(f"stopping rule on DEC.fit's {len(deltas)} updates: stops at {np.flatnonzero(stops)}")
+    assert not any(stops[:-1]) and (stops[-1] or dec.n_iter_ == MAX_ITER), stops
+
+
+solved.append(exercise("05_dec_loop", should_stop, check_should_stop))
+print(f"exercises checked: {sum(solved)} of {len(solved)}")

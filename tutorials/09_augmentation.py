@@ -48,7 +48,7 @@
 import time
 
 import numpy as np
-from _common import CLUSTER, DIMS, FAST, OUT, PRETRAIN, save_plotted  # shared settings
+from _common import CLUSTER, DEC_PRETRAIN, FAST, OUT, save_plotted  # shared
 
 import decnp
 from decnp import datasets, metrics, plots
@@ -142,16 +142,11 @@ print(f"a deformed copy is farther than the nearest other digit for {farther:.0%
 def fit(augment=None, autoencoder=None):
     model = decnp.DEC(
         n_clusters=10,
-        hidden_dims=DIMS[1:],
-        pretrain_iters=PRETRAIN["layerwise_iters"],
-        finetune_iters=PRETRAIN["finetune_iters"],
-        pretrain_lr=PRETRAIN["lr"],
-        pretrain_lr_step=PRETRAIN["lr_step"],
-        pretrain_optimizer=PRETRAIN["optimizer"],
         augment=augment,
         autoencoder=autoencoder,
         max_iter=MAX_ITER,
         random_state=SEED,
+        **DEC_PRETRAIN,
         **CLUSTER,
     )
     start = time.perf_counter()
