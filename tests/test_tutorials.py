@@ -222,6 +222,13 @@ RECORDS: dict[str, dict[str, tuple]] = {
         **{f"acc_{model}": (Close(atol=0.12),) for model in _09_MODELS},
         **{f"D_{model}": (Close(rtol=0.2),) for model in _09_MODELS},
     },
+    "11_centre_paths": {
+        "start": (Exact(),),
+        "end_beta1": (Close(atol=1e-4),),
+        "end_beta3": (Close(atol=1e-4),),
+        "accuracy": (Close(atol=1e-6),),
+        "sizes": (Exact(),),
+    },
 }
 
 
@@ -426,6 +433,10 @@ def _figure_calls():
             ([3, 5, 10], [0.3, 0.5, 0.6], [1.0, 0.98, 0.9], p, 10),
         ),
         "embedding": lambda p: ("plot_embedding", (z, labels, p)),
+        "centre_paths": lambda p: (
+            "plot_centre_paths",
+            (z[:, :2], labels, [rng.random((5, 3, 2))] * 2, p, ["a", "b"]),
+        ),
         "nearest_images": lambda p: (
             "plot_nearest_images",
             (rng.random((60, 16)), z, z[:3], p, 4, (4, 4)),
