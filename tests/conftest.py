@@ -57,6 +57,16 @@ class Crash(RuntimeError):
     """A failure injected inside a training step (no checkpoint is written for it)."""
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_raises():
+    """Ctrl-C (SIGINT) raises KeyboardInterrupt in every test, as in an interactive
+    Python, even when the suite runs as a background job, which inherits SIGINT
+    ignored and so leaves Python's handler uninstalled."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def fail_at(monkeypatch, module, name: str, call: int, how: str = "ctrl-c") -> None:
     """Make the ``call``-th call of ``module.name`` send Ctrl-C (SIGINT: a training
     loop honours it at the end of that iteration and checkpoints there) or, with

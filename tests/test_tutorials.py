@@ -358,8 +358,14 @@ def test_an_unwritten_exercise_prints_where_to_write_it(capsys, monkeypatch, tmp
     """A learner who runs a tutorial before writing an exercise gets a message, not a
     traceback; with DECNP_SOLUTIONS=1 the worked solution is checked instead."""
     monkeypatch.setenv("DECNP_TUTORIAL_OUT", str(tmp_path))  # _common makes this folder
-    monkeypatch.syspath_prepend(str(ROOT / "tutorials"))
-    import _common
+    monkeypatch.syspath_prepend(str(ROOT / "tutorials"))  # for its solutions package
+    # Loaded from its file under its own name: "_common" may already name the
+    # benchmarks' module of that name, imported by another test.
+    spec = importlib.util.spec_from_file_location(
+        "tutorials_common", ROOT / "tutorials" / "_common.py"
+    )
+    _common = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(_common)
 
     def tanh_backward(dy, y):
         raise NotImplementedError
