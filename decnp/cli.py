@@ -133,9 +133,9 @@ def _add_fit_schedule(fit: argparse.ArgumentParser) -> None:
         "--balance",
         type=float,
         metavar="B",
-        help="power of the cluster frequency f_j in the target, p_ij ∝ q_ij²/f_j^B: 1 is the "
-        "paper's; larger holds cluster sizes even, so clusters of similar points do not merge "
-        "(for classes of similar sizes) (default: the preset's)",
+        help="power of the cluster frequency f_j in the target, p_ij ~ q_ij^2 / f_j^B: 1 is "
+        "the paper's; larger holds cluster sizes even, so clusters of similar points do not "
+        "merge (for classes of similar sizes) (default: the preset's)",
     )
     fit.add_argument(
         "--augment",
@@ -143,7 +143,9 @@ def _add_fit_schedule(fit: argparse.ArgumentParser) -> None:
         help="DEC with data augmentation (Guo et al. 2018): random shifts and rotations of "
         f"the images (by default {AUGMENT['shift']} pixels, {AUGMENT['rotation']:g} degrees) in "
         "pretraining and in every clustering step, the target from the clean data; for "
-        "image rows only (default: the preset's on MNIST, off with --data)",
+        "image rows whose class survives such a shift and turn, as digits do (MNIST: 97.7%% "
+        "against 93.1%%); it can hurt on small images or where orientation tells classes "
+        "apart (default: the preset's on MNIST, off with --data)",
     )
 
 

@@ -33,6 +33,26 @@ def _make_backend(name: str) -> Backend:
         pytest.skip(f"CuPy backend not available: {exc}")
 
 
+#: A small DEC, for the tests of checkpoints, interruption and random streams: fast
+#: to fit, with an embedding that the clustering phase moves (fan-in weights).
+SMALL_DEC = dict(
+    n_clusters=3,
+    hidden_dims=(8, 4, 2),
+    pretrain_iters=20,
+    finetune_iters=30,
+    pretrain_lr=0.01,
+    pretrain_optimizer="adam",
+    init_std="fan_in",  # an embedding that the clustering phase moves
+    batch_size=32,
+    update_interval=7,
+    tol=0.0,
+    max_iter=40,
+    n_init=2,
+    verbose=False,
+    random_state=5,
+)
+
+
 @pytest.fixture(params=["numpy", "strict", "cupy"])
 def backend(request: pytest.FixtureRequest) -> Backend:
     """A :class:`decnp.backend.Backend` for each array library under test."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import fail_at
+from conftest import SMALL_DEC, fail_at
 
 import decnp.autoencoder as autoencoder_module
 import decnp.dec as dec_module
@@ -16,22 +16,7 @@ from decnp.training import TrainingDivergedError
 
 DIMS = (12, 8, 4, 2)
 AE_FIT = dict(layerwise_iters=30, finetune_iters=40, batch_size=32, lr=0.01, verbose=False)
-DEC_KW = dict(
-    n_clusters=3,
-    hidden_dims=(8, 4, 2),
-    pretrain_iters=20,
-    finetune_iters=30,
-    pretrain_lr=0.01,
-    pretrain_optimizer="adam",
-    init_std="fan_in",  # an embedding that the clustering phase moves
-    batch_size=32,
-    update_interval=7,
-    tol=0.0,
-    max_iter=40,
-    n_init=2,
-    verbose=False,
-    random_state=5,
-)
+DEC_KW = dict(SMALL_DEC)
 
 
 @pytest.fixture

@@ -9,30 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import Crash, fail_at
+from conftest import SMALL_DEC, Crash, fail_at
 
 import decnp.autoencoder as autoencoder_module
 import decnp.dec as dec_module
 from decnp import DEC, NotFittedError
 from decnp.persistence import ModelFileError
 
-KW = dict(
-    n_clusters=3,
-    hidden_dims=(8, 4, 2),
-    pretrain_iters=20,
-    finetune_iters=30,
-    pretrain_lr=0.01,
-    pretrain_optimizer="adam",
-    init_std="fan_in",  # an embedding that the clustering phase moves
-    batch_size=32,
-    update_interval=7,
-    tol=0.0,
-    max_iter=40,
-    n_init=2,
-    verbose=False,
-    random_state=5,
-    checkpoint_every=1000,
-)
+KW = dict(SMALL_DEC, checkpoint_every=1000)
 NEW = dict(KW, random_state=6)  # the settings of the run that is stopped
 FITTED = (
     "n_features_in_",
