@@ -111,6 +111,9 @@ def _code_version() -> str:
     names = (
         "augment.py",
         "autoencoder.py",
+        "schedule.py",
+        "steps.py",
+        "loop.py",
         "training.py",
         "optim.py",
         "network.py",

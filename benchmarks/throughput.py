@@ -6,7 +6,8 @@ paper's network 784-500-500-2000-10:
 
 a. ``e2e``: end-to-end autoencoder training iterations (8 dense layers, forward +
    backward + SGD momentum, no dropout). decnp runs its own training loop
-   (:func:`decnp.autoencoder._train_reconstruction` with :class:`decnp.optim.SGD`);
+   (:func:`decnp.loop.run_loop` of :func:`decnp.steps.reconstruction_step`, with
+   :class:`decnp.optim.SGD`);
    PyTorch runs the equivalent ``nn.Linear`` loop (same ReLU placement, SGD
    momentum 0.9, Caffe loss 0.5 * sum / n, same initial weights); ``matmul`` runs
    only the 23 matrix products of a step (8 forward, 7 input gradients, 8 weight
@@ -14,10 +15,11 @@ a. ``e2e``: end-to-end autoencoder training iterations (8 dense layers, forward 
    limit of any NumPy implementation.
 b. ``pair1`` .. ``pair4``: greedy layer-wise training of each encoder/decoder pair
    with dropout 0.2 where decnp uses it (not on the raw data, not on the code).
-c. ``cluster``: DEC clustering iterations (encoder forward, KL(P||Q) gradient,
-   encoder backward, SGD on encoder and centres, k = 10; PyTorch gets its
-   gradient from autograd on the batch-mean KL with P fixed), and ``target``: the
-   full-data target update (embedding of all n rows in blocks of 4096, q, p, the
+c. ``cluster``: DEC clustering iterations (:func:`decnp.steps.clustering_step`:
+   encoder forward, KL(P||Q) gradient, encoder backward, SGD on encoder and
+   centres, k = 10; PyTorch gets its gradient from autograd on the batch-mean KL
+   with P fixed), and ``target``: the full-data target update (embedding of all n
+   rows in blocks of 4096, then :func:`decnp.steps.update_target`: q, p, the
    labels and the KL value).
 d. ``augment``: the cost of DEC with data augmentation (``DEC(augment=...)``):
    ``e2e_aug`` and ``cluster_aug`` time decnp's autoencoder step and clustering
@@ -328,11 +330,11 @@ def _setup_torch(spec: dict, X: np.ndarray):
 
 
 def _setup_decnp(spec: dict, X: np.ndarray):
-    from decnp.autoencoder import _forward_in_batches, _train_reconstruction
     from decnp.backend import get_backend, to_numpy
+    from decnp.loop import run_loop
     from decnp.network import Network
-    from decnp.objective import _kl, _kl_gradients, soft_assignment, target_distribution
     from decnp.optim import SGD
+    from decnp.steps import clustering_step, reconstruction_step, update_target
     from decnp.training import BatchSampler, Rows
 
     b = get_backend(spec["device"])
@@ -376,25 +378,25 @@ def _setup_decnp(spec: dict, X: np.ndarray):
             weights, acts = deep_stack(seed)
             rates, data = 0.0, X
         # A memmap is streamed as StackedAutoencoder.fit streams it, not copied.
-        Xd = Rows(data, b, "float32") if spec.get("memmap") else b.asarray(data, dtype="float32")
+        if spec.get("memmap"):
+            rows = Rows(data, b, "float32")
+        else:
+            rows = Rows.of(b.asarray(data, dtype="float32"))
         net = net_of(weights, acts)
         opt = SGD(net.params, lr=AE_LR, momentum=MOMENTUM)
         rand = b.random(seed)
-        sampler = BatchSampler(Xd.shape[0], BATCH, rand)  # one for the whole phase
-        train, info["decnp_loop"] = _decnp_trainer(
-            _train_reconstruction,
-            net,
-            Xd,
-            opt,
-            sampler,
-            rates,
-            rand,
-            phase,
-            None if augment is None else (lambda x: augment(x, rand)),
-        )
+        sampler = BatchSampler(rows.shape[0], BATCH, rand)  # one for the whole phase
+        deform = None if augment is None else (lambda x: augment(x, rand))
+        info["decnp_loop"] = "decnp.loop.run_loop of decnp.steps.reconstruction_step"
+
+        def step():
+            return reconstruction_step(net, opt, rows.take(sampler.next()), rates, rand, deform)
 
         def run(iters=iters):
-            return {"loss": train(iters)}
+            # StackedAutoencoder.fit's loop as it runs: the loss read every 100 steps.
+            log: list = []
+            run_loop(step, 0, iters, phase=phase, verbose=False, log=log)
+            return {"loss": log[-1][1]}
 
         return run, info
 
@@ -406,37 +408,26 @@ def _setup_decnp(spec: dict, X: np.ndarray):
         p = b.asarray(p0)
         n = Xd.shape[0]
         if phase == "cluster":
-            # The loop body of DEC._cluster between two target updates.
-            params = encoder.params + [mu]
-            opt = SGD(params, lr=DEC_LR, momentum=MOMENTUM)
+            # DEC's clustering iterations between two target updates.
+            opt = SGD(encoder.params + [mu], lr=DEC_LR, momentum=MOMENTUM)
             rand = b.random(seed)
             sampler = BatchSampler(n, BATCH, rand)
 
             def run(iters=iters):
                 for _ in range(iters):
                     idx = sampler.next()
-                    p_batch = xp.take(p, idx, axis=0)
                     xb = xp.take(Xd, idx, axis=0)
                     if augment is not None:
                         xb = augment(xb, rand)
-                    z_batch, cache = encoder.forward(xb)
-                    dz, dmu, _ = _kl_gradients(z_batch, mu, p_batch, ALPHA)
-                    scale = 1.0 / z_batch.shape[0]
-                    opt.update(len(params) - 1, dmu * scale)
-                    encoder.backward_sgd(dz * scale, cache, opt)
-                    opt.tick()
+                    clustering_step(mu, xp.take(p, idx, axis=0), opt, ALPHA, encoder=encoder, x=xb)
                 return {}
 
             return run, info
 
         def run(iters=iters):
-            # The target update of DEC._cluster (without the optional metrics).
-            z = _forward_in_batches(encoder, Xd)
-            q = soft_assignment(z, mu, ALPHA)
-            pt = target_distribution(q)
-            labels = to_numpy(xp.argmax(q, axis=1))
-            kl = float(_kl(pt, q))
-            return {"kl": kl, "n_labels": int(np.unique(labels).size)}
+            # DEC's target update (without the optional metrics).
+            target = update_target(encoder.forward_in_blocks(Xd, BLOCK), mu, ALPHA)
+            return {"kl": target.loss, "n_labels": int(np.unique(target.labels).size)}
 
         return run, info
 
@@ -458,73 +449,6 @@ def _setup_decnp(spec: dict, X: np.ndarray):
         return run, info
 
     raise ValueError(f"decnp has no benchmark {phase!r}")
-
-
-def _decnp_trainer(fn, net, X, opt, sampler, dropout, rand, phase, augment=None):
-    """``train(iters) -> last loss`` running decnp's own training loop
-    (``augment``, when given, maps each minibatch to the one trained on).
-
-    decnp's private ``_train_reconstruction`` is called by keyword for the
-    parameters this script knows (its signature has changed between versions);
-    if it wants one this script cannot supply, a copy of its loop body runs
-    instead, and the returned label says which.
-    """
-    import inspect
-
-    from decnp.layers import mse_loss
-    from decnp.optim import SGD
-
-    known = {
-        "net": net,
-        "X": X,
-        "opt": opt,
-        "sampler": sampler,
-        "batch_size": BATCH,
-        "dropout": dropout,
-        "rand": rand,
-        "phase": phase,
-        "verbose": False,
-    }
-    if augment is not None:
-        known["augment"] = augment
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        params = {}
-    required = [
-        k for k, v in params.items() if v.default is inspect.Parameter.empty and k != "iters"
-    ]
-    if params and "iters" in params and all(k in known or k == "log" for k in required):
-
-        def train(iters: int) -> float:
-            kwargs = {k: v for k, v in known.items() if k in params}
-            log: list = []
-            if "log" in params:
-                kwargs["log"] = log
-            res = fn(iters=iters, **kwargs)
-            if not log and isinstance(res, tuple):  # older versions returned (log, seconds)
-                log = res[0]
-            return log[-1][1]
-
-        return train, "decnp.autoencoder._train_reconstruction"
-
-    from decnp.backend import namespace
-
-    xp = namespace(X)
-
-    def replica(iters: int) -> float:
-        for _ in range(iters):
-            xb = xp.take(X, sampler.next(), axis=0)
-            if augment is not None:
-                xb = augment(xb)
-            out, cache = net.forward(xb, dropout=dropout, rand=rand)
-            loss, dout = mse_loss(out, xb)
-            if isinstance(opt, SGD):
-                net.backward_sgd(dout, cache, opt)
-                opt.tick()
-        return float(loss)
-
-    return replica, "replica of the _train_reconstruction loop body"
 
 
 def _inertia64(E: np.ndarray, labels: np.ndarray, centers: np.ndarray) -> float:

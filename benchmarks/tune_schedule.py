@@ -44,7 +44,6 @@ from decnp.autoencoder import StackedAutoencoder  # noqa: E402
 from decnp.dec import DEC  # noqa: E402
 from decnp.kmeans import kmeans  # noqa: E402
 from decnp.presets import preset  # noqa: E402
-from decnp.schedule import PretrainSchedule  # noqa: E402
 from decnp.training import TrainingDivergedError  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "tuning.jsonl"
@@ -127,6 +126,16 @@ def _set(cfg: dict, assignment: str) -> None:
         node[last] = value
 
 
+def _phase_logs(history: list[dict]) -> tuple[list[list], list]:
+    """``StackedAutoencoder.history_`` as the record keeps it: per layer pair its
+    list of (iteration, loss), and fine-tuning's list ([] for a phase not run)."""
+    logs: dict[str, list] = {}
+    for h in history:
+        logs.setdefault(h["phase"], []).append((h["iteration"], h["loss"]))
+    finetune = logs.pop("finetune", [])
+    return list(logs.values()), finetune
+
+
 def _loss_summary(log):
     if not log:
         return None
@@ -187,21 +196,24 @@ def run_config(name: str, cfg: dict, seed: int, verbose: bool, dataset: str) -> 
         dropout=cfg["dropout"],
         init_std=cfg["init_std"],
         random_state=rng.spawn(1)[0],
+        verbose=verbose,
+        **cfg["ae"],
     )
     start, cpu = time.perf_counter(), time.process_time()
     try:
-        ae.fit(Xs, verbose=verbose, **cfg["ae"])
+        ae.fit(Xs)
     except TrainingDivergedError as exc:
         record["seconds"]["pretrain"] = round(time.perf_counter() - start, 2)
         record["status"] = f"diverged: {exc}"
         return record
     record["seconds"]["pretrain"] = round(time.perf_counter() - start, 2)
     record["cpu_seconds"] = {"pretrain": round(time.process_time() - cpu, 2)}
+    layerwise, finetune = _phase_logs(ae.history_)
     record["ae_loss"] = {
-        "layerwise": [_loss_summary(log) for log in ae.history_["layerwise"]],
-        "layerwise_curves": [log[:: max(1, len(log) // 10)] for log in ae.history_["layerwise"]],
-        "finetune": _loss_summary(ae.history_["finetune"]),
-        "finetune_curve": ae.history_["finetune"][:: max(1, len(ae.history_["finetune"]) // 10)],
+        "layerwise": [_loss_summary(log) for log in layerwise],
+        "layerwise_curves": [log[:: max(1, len(log) // 10)] for log in layerwise],
+        "finetune": _loss_summary(finetune),
+        "finetune_curve": finetune[:: max(1, len(finetune) // 10)],
     }
     record["status"] = "ok"
     if not cfg["dec"]:
@@ -229,27 +241,31 @@ def run_curve(
 ) -> dict:
     """Screening: AE + k-means accuracy at several points of end-to-end fine-tuning.
 
-    Layer-wise pretraining runs through ``StackedAutoencoder.fit`` (with
+    Layer-wise pretraining runs through ``StackedAutoencoder.fit`` (built with
     ``finetune_iters=0``); fine-tuning then continues segment by segment with
+    decnp's own step (:func:`decnp.steps.reconstruction_step`, no dropout) and
     one persistent optimiser (so the lr schedule and Adam moments carry over),
     and AE + k-means is measured at each checkpoint. DEC runs from the last
     checkpoint. The fine-tuning batches come from a separate random stream, so
     the numbers are not bit-identical to ``DEC.fit`` with the same seed.
     """
-    from decnp.layers import mse_loss
-    from decnp.training import BatchSampler, check_loss
+    from decnp.loop import run_loop
+    from decnp.steps import reconstruction_step
+    from decnp.training import BatchSampler
 
-    def train(net, Xd, iters, opt, sampler, rand):
-        # The plain loop of StackedAutoencoder fine-tuning (no dropout).
-        loss = None
-        for t in range(iters):
-            xb = Xd[sampler.next()]
-            out, cache = net.forward(xb)
-            loss, dout = mse_loss(out, xb)
-            opt.step(net.backward(dout, cache)[1])
-            if t % 100 == 0:
-                check_loss(float(loss), "fine-tune", t)
-        return [(iters, check_loss(float(loss), "fine-tune", iters))]
+    def train(net, Xd, iters, opt, sampler):
+        # StackedAutoencoder's fine-tuning loop (no dropout): the loss logged and
+        # checked every 100 iterations and at the last.
+        log: list = []
+        run_loop(
+            lambda: reconstruction_step(net, opt, Xd[sampler.next()]),
+            0,
+            iters,
+            phase="fine-tune",
+            verbose=False,
+            log=log,
+        )
+        return log
 
     X, y = load(dataset)
     scale = datasets.unit_energy_scale(X) if cfg["scale"] == "unit_energy" else 1.0
@@ -276,14 +292,17 @@ def run_curve(
         dropout=cfg["dropout"],
         init_std=cfg["init_std"],
         random_state=rng.spawn(1)[0],
+        verbose=verbose,
+        finetune_iters=0,
+        **a,
     )
     start, cpu = time.perf_counter(), time.process_time()
     try:
-        ae.fit(Xs, finetune_iters=0, verbose=verbose, **a)
+        ae.fit(Xs)
         record["seconds"]["layerwise"] = round(time.perf_counter() - start, 2)
         record["cpu_seconds"]["layerwise"] = round(time.process_time() - cpu, 2)
-        deep = ae._deep()
-        schedule = PretrainSchedule(finetune_iters=0, **a)
+        deep = ae.network()
+        schedule = ae.schedule()
         opt = schedule.make_optimizer(deep.params, schedule.finetune_rate)
         rand = ae.backend_.random(np.random.default_rng([seed, 1]))
         Xd = ae._to_device(Xs)
@@ -292,7 +311,7 @@ def run_curve(
         for c in checkpoints:
             t0, c0 = time.perf_counter(), time.process_time()
             if c > done:
-                log = train(deep, Xd, c - done, opt, sampler, rand)
+                log = train(deep, Xd, c - done, opt, sampler)
             ft_wall += time.perf_counter() - t0
             ft_cpu += time.process_time() - c0
             done = c

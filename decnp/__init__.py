@@ -4,7 +4,7 @@ Every forward and backward pass is written by hand and checked by finite
 differences; the same code runs on CuPy with ``device="cuda"``.
 """
 
-from . import backend, datasets, metrics, presets, tsne
+from . import backend, datasets, metrics, presets, steps, tsne
 from .autoencoder import StackedAutoencoder
 from .dec import DEC
 from .estimator import NotFittedError
@@ -37,6 +37,7 @@ __all__ = [
     "rel_error",
     "soft_assignment",
     "soft_assignment_backward",
+    "steps",
     "target_distribution",
     "tsne",
 ]

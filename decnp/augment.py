@@ -4,8 +4,9 @@ Not part of the DEC paper. Guo, Zhu, Liu & Yin ("Deep Embedded Clustering with
 Data Augmentation", ACML 2018; DEC-DA) train DEC's autoencoder on randomly
 shifted and rotated images, and in the clustering phase feed each minibatch
 through the encoder augmented while the target P comes from the clean data.
-decnp's ``fast`` schedules use shifts in pretraining only (``pretrain_shift``);
-``DEC(augment=...)`` applies an :class:`Augmentation` in both phases.
+The ``fast`` and ``fast70k`` presets shift images in pretraining only
+(``pretrain_shift``); ``DEC(augment=...)``, as in the ``*_da`` presets, applies
+an :class:`Augmentation` in both phases.
 
 Shapes: ``n`` images of ``h`` rows and ``w`` columns, each flattened row by row
 into ``h * w`` features.
@@ -21,9 +22,9 @@ from .backend import Random, block_rows, namespace
 from .validation import check_scalar
 
 # Pixels per block of :func:`random_augment` on the host: 41 MNIST images, whose
-# float32 temporaries (126 KiB each) stay in cache and small enough for the C
-# allocator to recycle rather than map afresh on every call (benchmarks/
-# throughput.py: a minibatch of 256 in 2.5 ms on one core, 4.0 ms in blocks of 2^16).
+# float32 temporaries (126 KiB each) stay in cache and are small enough for the C
+# allocator to recycle rather than map afresh on every call (docs/experiments.md,
+# section 7).
 _AUGMENT_ENTRIES = 2**15
 
 

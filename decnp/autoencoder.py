@@ -1,16 +1,9 @@
-"""The stacked denoising autoencoder DEC starts from (paper section 3.2).
+"""The stacked denoising autoencoder DEC starts from (paper section 3.2), as a
+scikit-learn-style estimator.
 
-Training has two phases. Greedy layer-wise pretraining trains one pair of
-layers at a time: pair l encodes the output of the (already trained) layers
-below it and reconstructs that output, with dropout on the pair's input and on
-its hidden code, so it learns a denoising autoencoder. As in the authors' code,
-the raw data (the first pair's input) and the embedding (the last pair's code)
-are never dropped: corrupting pixels or the code the clustering will use is not
-what the denoising is for. Fine-tuning then stacks
-all encoders followed by all decoders in reverse order and trains the deep
-autoencoder end to end on reconstruction, without dropout. ReLU is used
-everywhere except the first pair's reconstruction (the data are real valued) and
-the last pair's code (the embedding keeps its full range and sign).
+Its training, greedy layer-wise pairs and then end-to-end fine-tuning, is
+:mod:`decnp.pretraining`; this module holds the estimator: its parameters,
+``fit``, the embedding and reconstruction of new data, and its model file.
 """
 
 from __future__ import annotations
@@ -18,30 +11,20 @@ from __future__ import annotations
 import hashlib
 import numbers
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
-from functools import partial
-from typing import Any, NamedTuple
+from dataclasses import fields
+from typing import Any
 
 import numpy as np
 
-from .augment import image_shape_of, random_augment, random_shift
+from .augment import image_shape_of
 from .backend import Backend, get_backend, namespace, to_numpy
-from .checkpoint import (
-    Checkpoint,
-    InterruptGuard,
-    data_digest,
-    generator_state,
-    set_generator_state,
-)
+from .checkpoint import Checkpoint, data_digest
 from .estimator import NotFittedError, ParamsMixin, all_or_nothing
-from .layers import mse_loss
 from .network import Network
-from .optim import SGD, restore
 from .persistence import ModelFileError, load_arrays, save_arrays
-from .progress import Progress
+from .pretraining import Pretraining
 from .schedule import PretrainSchedule
-from .training import BatchSampler, Rows, check_loss, map_blocks
+from .training import Rows
 from .validation import (
     check_array,
     check_choice,
@@ -50,39 +33,9 @@ from .validation import (
     check_scalar,
 )
 
-_KIND = "StackedAutoencoder-checkpoint"
 # What inference reads (load sets these); fit also sets history_.
 _INFERENCE = ("backend_", "n_features_in_", "encoder_", "decoder_")
-_FITTED = (*_INFERENCE, "history_")
-
-
-class _Phase(NamedTuple):
-    """One training phase: a network trained to reconstruct its input."""
-
-    name: str
-    net: Network
-    dropout: list[float]  # per layer of net
-    iters: int
-    lr: float
-    pair: int | None = None  # the layer pair trained; None for fine-tuning
-
-    @property
-    def reads_data(self) -> bool:
-        """Fed the data themselves (pair 1 and fine-tuning), so images can be deformed."""
-        return self.pair is None or self.pair == 0
-
-
-@dataclass
-class _Run:
-    """What every phase of one ``fit`` shares."""
-
-    schedule: PretrainSchedule
-    shape: tuple[int, int] | None  # of the images, when the schedule deforms them
-    rand: Any
-    generator: np.random.Generator
-    ckpt: Checkpoint | None
-    settings: dict
-    verbose: bool
+_FITTED = (*_INFERENCE, "history_", "seconds_")
 
 
 class StackedAutoencoder(ParamsMixin):
@@ -106,6 +59,20 @@ class StackedAutoencoder(ParamsMixin):
         Floating-point type of the parameters and data during training.
     random_state : None, int or numpy.random.Generator
         Seeds the weights, dropout masks and batch order.
+    layerwise_iters, finetune_iters, batch_size, lr, lr_step, momentum, optimizer, \
+finetune_lr, finetune_dropout, shift, image_shape, gamma, rotation
+        The training schedule; the defaults are the paper's. ``fit`` gathers
+        them into one validated :class:`decnp.schedule.PretrainSchedule`, whose
+        docstring documents each one (:class:`decnp.DEC` passes its
+        ``pretrain_*`` parameters here under these names).
+    verbose : bool
+        Show a progress bar per phase.
+    checkpoint : path-like or None
+        Save the whole training state here every ``checkpoint_every``
+        iterations, at the end of each phase and on Ctrl-C; ``fit(X,
+        resume=True)`` continues from it (see :mod:`decnp.checkpoint`).
+    checkpoint_every : int
+        Iterations between checkpoints (0: only at phase ends and on Ctrl-C).
 
     Attributes
     ----------
@@ -113,9 +80,13 @@ class StackedAutoencoder(ParamsMixin):
         Layers d -> h_1 -> ... -> h_L.
     decoder_ : Network
         Layers h_L -> ... -> h_1 -> d.
-    history_ : dict
-        ``"layerwise"``: per pair a list of (iteration, loss); ``"finetune"``:
-        list of (iteration, loss); ``"seconds"``: wall time per phase.
+    history_ : list of dict
+        The reconstruction loss every 100 iterations and at each phase's end:
+        ``phase`` ("pair 1", "pair 2", ..., "finetune"), ``iteration`` (within
+        the phase) and ``loss``; a list of dicts with ``iteration`` and ``loss``
+        as :attr:`decnp.DEC.history_`.
+    seconds_ : dict
+        Wall time of each phase ("pair1", ..., "finetune").
     n_features_in_ : int
 
     Notes
@@ -140,6 +111,22 @@ class StackedAutoencoder(ParamsMixin):
         device: str = "cpu",
         dtype: str = "float32",
         random_state: Any = None,
+        layerwise_iters: int = 50_000,
+        finetune_iters: int = 100_000,
+        batch_size: int = 256,
+        lr: float = 0.1,
+        lr_step: int | None = 20_000,
+        momentum: float = 0.9,
+        optimizer: str = "sgd",
+        finetune_lr: float | None = None,
+        finetune_dropout: float = 0.0,
+        shift: int = 0,
+        image_shape: tuple[int, int] | None = None,
+        gamma: float = 0.1,
+        rotation: float = 0.0,
+        verbose: bool = True,
+        checkpoint: str | os.PathLike | None = None,
+        checkpoint_every: int = 1000,
     ) -> None:
         self.dims = dims
         self.dropout = dropout
@@ -147,6 +134,22 @@ class StackedAutoencoder(ParamsMixin):
         self.device = device
         self.dtype = dtype
         self.random_state = random_state
+        self.layerwise_iters = layerwise_iters
+        self.finetune_iters = finetune_iters
+        self.batch_size = batch_size
+        self.lr = lr
+        self.lr_step = lr_step
+        self.momentum = momentum
+        self.optimizer = optimizer
+        self.finetune_lr = finetune_lr
+        self.finetune_dropout = finetune_dropout
+        self.shift = shift
+        self.image_shape = image_shape
+        self.gamma = gamma
+        self.rotation = rotation
+        self.verbose = verbose
+        self.checkpoint = checkpoint
+        self.checkpoint_every = checkpoint_every
 
     # -- checks -------------------------------------------------------------
 
@@ -195,30 +198,11 @@ class StackedAutoencoder(ParamsMixin):
 
     # -- training -----------------------------------------------------------
 
-    def fit(
-        self,
-        X: Any,
-        y: Any = None,
-        layerwise_iters: int = 50_000,
-        finetune_iters: int = 100_000,
-        batch_size: int = 256,
-        lr: float = 0.1,
-        lr_step: int | None = 20_000,
-        momentum: float = 0.9,
-        optimizer: str = "sgd",
-        finetune_lr: float | None = None,
-        finetune_dropout: float = 0.0,
-        shift: int = 0,
-        image_shape: tuple[int, int] | None = None,
-        gamma: float = 0.1,
-        momentum_burnin: int = 0,
-        bias_lr_mult: float = 1.0,
-        rotation: float = 0.0,
-        verbose: bool = True,
-        checkpoint: str | os.PathLike | None = None,
-        checkpoint_every: int = 1000,
-        resume: bool = False,
-    ) -> StackedAutoencoder:
+    def schedule(self) -> PretrainSchedule:
+        """The training parameters as one validated :class:`PretrainSchedule`."""
+        return PretrainSchedule(**{f.name: getattr(self, f.name) for f in fields(PretrainSchedule)})
+
+    def fit(self, X: Any, y: Any = None, resume: bool = False) -> StackedAutoencoder:
         """Pretrain layer-wise, then fine-tune end to end (the paper's section 3.2).
 
         Parameters
@@ -229,22 +213,9 @@ class StackedAutoencoder(ParamsMixin):
             ``dtype`` on the fly (see Notes).
         y : None
             Ignored: scikit-learn's protocol passes it.
-        layerwise_iters, finetune_iters, batch_size, lr, lr_step, momentum, optimizer, \
-finetune_lr, finetune_dropout, shift, image_shape, gamma, momentum_burnin, bias_lr_mult, rotation
-            The training schedule: the fields of
-            :class:`decnp.schedule.PretrainSchedule`, which documents each one;
-            the defaults are the paper's.
-        verbose : bool
-            Show a progress bar per phase.
-        checkpoint : path-like or None
-            Save the whole training state here every ``checkpoint_every``
-            iterations, at the end of each phase and on Ctrl-C (see
-            :mod:`decnp.checkpoint`).
-        checkpoint_every : int
-            Iterations between checkpoints (0: only at phase ends and on Ctrl-C).
         resume : bool
             Continue from ``checkpoint`` if it exists (it must come from a run with
-            the same data and arguments). On the CPU the result is the one the
+            the same data and parameters). On the CPU the result is the one the
             uninterrupted run gives, bit for bit; on a GPU it is the one the run
             would have given had it gone on after that checkpoint (see
             :mod:`decnp.checkpoint`).
@@ -255,227 +226,42 @@ finetune_lr, finetune_dropout, shift, image_shape, gamma, momentum_burnin, bias_
 
         Notes
         -----
-        See the class notes on memory: a ``numpy.memmap`` larger than memory trains.
+        See the class notes on memory: a ``numpy.memmap`` larger than memory
+        trains. If training stops with an exception (Ctrl-C included), the
+        model keeps the fitted attributes it had before the call, or stays
+        unfitted.
         """
-        self._check_params()
-        schedule = PretrainSchedule(
-            layerwise_iters=layerwise_iters,
-            finetune_iters=finetune_iters,
-            batch_size=batch_size,
-            lr=lr,
-            lr_step=lr_step,
-            momentum=momentum,
-            optimizer=optimizer,
-            finetune_lr=finetune_lr,
-            finetune_dropout=finetune_dropout,
-            shift=shift,
-            image_shape=image_shape,
-            gamma=gamma,
-            momentum_burnin=momentum_burnin,
-            bias_lr_mult=bias_lr_mult,
-            rotation=rotation,
-        )
-        return self._fit(X, schedule, verbose, checkpoint, checkpoint_every, resume)
+        return self._fit(X, resume)
 
-    def _fit(
-        self,
-        X: Any,
-        schedule: PretrainSchedule,
-        verbose: bool = True,
-        checkpoint: str | os.PathLike | None = None,
-        checkpoint_every: int = 1000,
-        resume: bool = False,
-        owner: dict | None = None,
-    ) -> StackedAutoencoder:
-        """:meth:`fit` with its schedule as one object (how :class:`decnp.DEC` calls it):
-        build the layers, then train phase by phase (continuing a checkpoint).
-
-        ``owner`` holds the settings of the run that pretrains this autoencoder
-        (DEC's own), checked with the autoencoder's when a checkpoint is resumed.
-        If training stops with an exception (Ctrl-C included), the model keeps
-        the fitted attributes it had before the call, or stays unfitted.
-        """
+    def _fit(self, X: Any, resume: bool = False, owner: dict | None = None) -> StackedAutoencoder:
+        """:meth:`fit`, also for :class:`decnp.DEC`, which passes :class:`Rows` of data
+        it has checked and scaled, and as ``owner`` its own settings, checked with
+        the autoencoder's when a checkpoint is resumed."""
         b = self._check_params()
-        ckpt = Checkpoint(checkpoint, checkpoint_every) if checkpoint is not None else None
-        if resume and ckpt is None:
-            raise ValueError("resume=True needs checkpoint, the path of the checkpoint file")
-        data = None
-        if not isinstance(X, Rows):  # DEC passes Rows of data it has checked; users, arrays
+        schedule = self.schedule()
+        ckpt = Checkpoint.of(self.checkpoint, self.checkpoint_every, resume)
+        settings = {**self._meta(), "owner": owner}
+        if not isinstance(X, Rows):
             X = self._check_width(X, "X")
-            data = None if ckpt is None else data_digest(X)
+            settings["data"] = None if ckpt is None else data_digest(X)
             X = Rows(X, b, self.dtype)
         shape = image_shape_of(X.shape[1], schedule.image_shape) if schedule.augmented else None
         generator = check_random_state(self.random_state)
-        settings = {
-            **self._meta(),
-            "n_samples": int(X.shape[0]),
-            "random_state": (
-                self.random_state if isinstance(self.random_state, numbers.Integral) else None
-            ),
-            "fit": schedule.settings(shape),
-        }
-        if owner is not None:
-            settings["owner"] = owner
-        if data is not None:
-            settings["data"] = data
+        seed = self.random_state if isinstance(self.random_state, numbers.Integral) else None
+        settings |= {"n_samples": int(X.shape[0]), "random_state": seed}
+        settings["fit"] = schedule.settings(shape)
         with all_or_nothing(self, _FITTED):
-            self.backend_ = b
+            self.backend_, self.n_features_in_ = b, X.shape[1]
+            self.history_, self.seconds_ = [], {}
             rand = b.random(generator)
-            self.n_features_in_ = X.shape[1]
-            phases = self._build(rand, schedule)
-            self.history_ = {"layerwise": [], "finetune": [], "seconds": {}}
-            run = _Run(schedule, shape, rand, generator, ckpt, settings, verbose)
-            first, state = self._resume(run) if resume else (0, None)
-            for k in range(first, len(phases)):
-                self._train_phase(X, phases, k, run, state if k == first else None)
+            Pretraining(self, schedule, shape, rand, generator, ckpt, settings).run(X, resume)
         return self
 
-    def _build(self, rand: Any, schedule: PretrainSchedule) -> list[_Phase]:
-        """Draw the initial weights and list the phases that train them: one per
-        layer pair (encoder layer l and its decoder), then the deep autoencoder."""
-        dtype = getattr(self.backend_.xp, self.dtype)
-        dims, L = self.dims, len(self.dims) - 1
-        enc_acts = ["relu"] * (L - 1) + ["linear"]
-        dec_acts = ["linear"] + ["relu"] * (L - 1)  # dec_acts[l]: output of layer l+1 -> l
-        encoders = [
-            Network.init(rand, (dims[i], dims[i + 1]), [enc_acts[i]], self.init_std, dtype)
-            for i in range(L)
-        ]
-        decoders = [
-            Network.init(rand, (dims[i + 1], dims[i]), [dec_acts[i]], self.init_std, dtype)
-            for i in range(L)
-        ]
-        self.encoder_ = Network(
-            [wb for e in encoders for wb in e.weights], [a for e in encoders for a in e.activations]
-        )
-        self.decoder_ = Network(
-            [wb for d in reversed(decoders) for wb in d.weights],
-            [a for d in reversed(decoders) for a in d.activations],
-        )
-        phases = []
-        if schedule.layerwise_iters > 0:
-            for i in range(L):
-                pair = Network(
-                    encoders[i].weights + decoders[i].weights, [enc_acts[i], dec_acts[i]]
-                )
-                # As in the authors' code, the raw data and the embedding are never dropped.
-                drop = [0.0 if i == 0 else self.dropout, 0.0 if i == L - 1 else self.dropout]
-                name = f"pretrain pair {i + 1}/{L} ({dims[i]}-{dims[i + 1]})"
-                phases.append(_Phase(name, pair, drop, schedule.layerwise_iters, schedule.lr, i))
-        if schedule.finetune_iters > 0:
-            drop = [schedule.finetune_dropout] + [0.0] * (2 * L - 1)  # corrupt the input only
-            phases.append(
-                _Phase(
-                    "fine-tune", self._deep(), drop, schedule.finetune_iters, schedule.finetune_rate
-                )
-            )
-        return phases
-
-    def _resume(self, run: _Run) -> tuple[int, tuple | None]:
-        """Load ``run``'s checkpoint, if there is one, into the live weights; return
-        the phase to continue with and the checkpoint's (arrays, meta)."""
-        state = run.ckpt.load(_KIND, run.settings)
-        if state is None:
-            return 0, None
-        arrays, meta = state
-        live = (self.encoder_, self.decoder_)
-        self._set_weights(arrays, run.ckpt.path)  # checks every shape
-        for dst, src in zip(live[0].params + live[1].params, self.params_()):
-            dst[...] = src  # in place: the phases' networks share these arrays
-        self.encoder_, self.decoder_ = live
-        self.history_ = meta["history"]
-        set_generator_state(run.generator, meta["rng"])
-        run.rand.reseed()  # the device stream the run drew from after this save
-        return meta["phase"], state
-
-    def _train_phase(
-        self, X: Rows, phases: list[_Phase], k: int, run: _Run, state: tuple | None
-    ) -> None:
-        """Train phase ``k`` to its end, from ``state`` (a checkpoint's) when given."""
-        phase = phases[k]
-        h = X
-        if phase.pair is not None and phase.pair > 0:
-            # A pair's input is the data through the pairs below it: deterministic, so
-            # it is recomputed rather than saved; and computed once per pair, not per
-            # minibatch, as running the frozen layers below for every batch would
-            # cost more than the pair's own step (about 14 times for the paper's last
-            # pair, 2000-10).
-            below = Network(self.encoder_.weights[:k], self.encoder_.activations[:k])
-            h = Rows.of(_forward_in_batches(below, X))
-        opt = run.schedule.make_optimizer(phase.net.params, phase.lr)
-        sampler = BatchSampler(X.shape[0], run.schedule.batch_size, run.rand)
-        log, start = [], 0
-        if state is not None:
-            arrays, meta = state
-            restore(opt, [arrays[f"opt{j}"] for j in range(len(opt.buffers))], meta["t"])
-            sampler.set_state(arrays["order"], meta["pos"])
-            log, start = [tuple(e) for e in meta["log"]], meta["t"]
-        save = None if run.ckpt is None else partial(self._save, run, k, opt, sampler, log)
-        seconds = _train_reconstruction(
-            phase.net,
-            h,
-            phase.iters,
-            opt,
-            sampler,
-            phase.dropout,
-            run.rand,
-            phase.name,
-            run.verbose,
-            log,
-            start,
-            save,
-            0 if run.ckpt is None else run.ckpt.every,
-            augment=self._deformation(run) if phase.reads_data else None,
-        )
-        key = "finetune" if phase.pair is None else f"pair{k + 1}"
-        self.history_["seconds"][key] = self.history_["seconds"].get(key, 0.0) + seconds
-        if phase.pair is None:
-            self.history_["finetune"] = log
-        else:
-            self.history_["layerwise"].append(log)
-        if run.ckpt is not None and k + 1 < len(phases):  # the next phase, not yet begun
-            fresh = run.schedule.make_optimizer(phases[k + 1].net.params, phases[k + 1].lr)
-            self._save(run, k + 1, fresh, BatchSampler(1, 1, run.rand), [], 0)
-
-    @staticmethod
-    def _deformation(run: _Run) -> Callable[[Any], Any] | None:
-        """The random deformation of the minibatches, if the schedule asks for one;
-        shifts alone take :func:`decnp.augment.random_shift`'s whole-pixel path."""
-        s = run.schedule
-        if not s.augmented:
-            return None
-        if s.rotation == 0:
-            return partial(random_shift, shift=s.shift, image_shape=run.shape, rand=run.rand)
-        return partial(
-            random_augment, shift=s.shift, rotation=s.rotation, image_shape=run.shape, rand=run.rand
-        )
-
-    def _save(self, run: _Run, k: int, opt: Any, sampler: BatchSampler, log: list, t: int) -> None:
-        """Checkpoint the weights and phase ``k``'s solver, batch order and log after
-        ``t`` of its iterations."""
-        order, pos = sampler.state()
-        arrays = {**self._arrays(), "order": order}
-        arrays |= {f"opt{j}": to_numpy(v) for j, v in enumerate(opt.buffers)}
-        meta = {
-            "phase": k,
-            "t": t,
-            "pos": pos,
-            "log": log,
-            "history": self.history_,
-            "rng": generator_state(run.generator),
-            "settings": run.settings,
-        }
-        run.ckpt.save(_KIND, arrays, meta)
-        # A device generator's state cannot be saved: it goes on from a seed drawn
-        # from the saved host state, as a resumed run's does (see Random.reseed).
-        run.rand.reseed()
-
-    def params_(self) -> list[Any]:
-        """Encoder then decoder parameters, as one flat list."""
-        return self.encoder_.params + self.decoder_.params
-
-    def _deep(self) -> Network:
-        """Encoder and decoder as one network sharing their parameter arrays."""
+    def network(self) -> Network:
+        """The whole autoencoder, d -> ... -> h_L -> ... -> d, as one network sharing
+        the arrays of ``encoder_`` and ``decoder_`` (its ``params``: encoder's, then
+        decoder's)."""
+        self._check_fitted()
         return Network(
             self.encoder_.weights + self.decoder_.weights,
             self.encoder_.activations + self.decoder_.activations,
@@ -487,9 +273,9 @@ finetune_lr, finetune_dropout, shift, image_shape, gamma, momentum_burnin, bias_
         """A transformer whose output has the model's ``dtype``."""
         tags.transformer_tags = utils.TransformerTags(preserves_dtype=[self.dtype])
 
-    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
-        """``fit(X, **fit_params)``, then the embedding of ``X``, ``transform(X)``."""
-        return self.fit(X, y, **fit_params).transform(X)
+    def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
+        """``fit(X)``, then the embedding of ``X``, ``transform(X)``."""
+        return self.fit(X, y).transform(X)
 
     def transform(self, X: Any, batch_size: int = 4096) -> np.ndarray:
         """Embed ``X``: the encoder's output z, shape (n, h_L), as a NumPy array.
@@ -498,22 +284,17 @@ finetune_lr, finetune_dropout, shift, image_shape, gamma, momentum_burnin, bias_
         never loaded whole.
         """
         self._check_fitted()
-        return to_numpy(_forward_in_batches(self.encoder_, self._rows(X), batch_size))
+        return to_numpy(self.encoder_.forward_in_blocks(self._rows(X), batch_size))
 
     def reconstruct(self, X: Any, batch_size: int = 4096) -> np.ndarray:
         """Pass ``X`` through encoder and decoder, shape (n, d), as a NumPy array."""
         self._check_fitted()
-        return to_numpy(_forward_in_batches(self._deep(), self._rows(X), batch_size))
+        return to_numpy(self.network().forward_in_blocks(self._rows(X), batch_size))
 
     # -- files --------------------------------------------------------------
 
     def _arrays(self) -> dict[str, np.ndarray]:
-        arrays = {}
-        for part, net in (("encoder", self.encoder_), ("decoder", self.decoder_)):
-            for i, (w, bias) in enumerate(net.weights):
-                arrays[f"{part}_W{i}"] = to_numpy(w)
-                arrays[f"{part}_b{i}"] = to_numpy(bias)
-        return arrays
+        return self.encoder_.arrays("encoder_") | self.decoder_.arrays("decoder_")
 
     def _meta(self) -> dict:
         return {
@@ -579,84 +360,10 @@ finetune_lr, finetune_dropout, shift, image_shape, gamma, momentum_burnin, bias_
 
     def _set_weights(self, arrays: dict[str, np.ndarray], path: Any) -> None:
         """Install loaded arrays after checking every shape against ``dims``."""
-        b, dims, L = self.backend_, self.dims, len(self.dims) - 1
-        enc_shapes = [(dims[i], dims[i + 1]) for i in range(L)]
-        dec_shapes = [(dims[i + 1], dims[i]) for i in reversed(range(L))]
-        nets = {}
-        for part, shapes in (("encoder", enc_shapes), ("decoder", dec_shapes)):
-            weights = []
-            for i, shape in enumerate(shapes):
-                w, bias = arrays[f"{part}_W{i}"], arrays[f"{part}_b{i}"]
-                if w.shape != shape or bias.shape != (shape[1],):
-                    raise ValueError(
-                        f"{str(path)!r}: {part} layer {i} has shapes {w.shape}, {bias.shape}; "
-                        f"dims {tuple(dims)} need {shape}, {(shape[1],)}"
-                    )
-                weights.append((b.asarray(w, self.dtype), b.asarray(bias, self.dtype)))
-            nets[part] = weights
-        enc_acts = ["relu"] * (L - 1) + ["linear"]
-        self.encoder_ = Network(nets["encoder"], enc_acts)
-        self.decoder_ = Network(nets["decoder"], ["relu"] * (L - 1) + ["linear"])
+        b, dims, L = self.backend_, tuple(self.dims), len(self.dims) - 1
+        acts = ["relu"] * (L - 1) + ["linear"]
+        self.encoder_ = Network.from_arrays(arrays, "encoder_", dims, acts, b, self.dtype, path)
+        self.decoder_ = Network.from_arrays(
+            arrays, "decoder_", dims[::-1], acts, b, self.dtype, path
+        )
         self.n_features_in_ = dims[0]
-
-
-def _train_reconstruction(
-    net: Network,
-    X: Any,
-    iters: int,
-    opt: Any,
-    sampler: BatchSampler,
-    dropout: float | list[float],
-    rand: Any,
-    phase: str,
-    verbose: bool,
-    log: list,
-    start: int = 0,
-    save: Any = None,
-    every: int = 0,
-    log_every: int = 100,
-    augment: Callable[[Any], Any] | None = None,
-) -> float:
-    """Minibatch training of ``net`` to reconstruct its (clean) input.
-
-    Runs iterations ``start .. iters - 1``, appending (iteration, loss) to ``log``
-    every ``log_every`` iterations (reading the loss forces a device sync, so not
-    every step). ``save(t)`` writes a checkpoint after ``t`` completed iterations:
-    every ``every`` iterations and on Ctrl-C, and only once the loss is known to
-    be finite, so a diverged run never overwrites the last good checkpoint.
-    ``augment`` maps each minibatch to the one trained on (input and target).
-    Returns the seconds spent.
-    """
-    rows = Rows.of(X)
-    progress = Progress(iters, phase, enabled=verbose, initial=start)
-    with InterruptGuard() as guard:
-        for t in range(start, iters):
-            xb = rows.take(sampler.next())
-            if augment is not None:
-                xb = augment(xb)
-            out, cache = net.forward(xb, dropout=dropout, rand=rand)
-            loss, dout = mse_loss(out, xb)
-            if isinstance(opt, SGD):
-                net.backward_sgd(dout, cache, opt)
-                opt.tick()
-            else:
-                opt.step(net.backward(dout, cache)[1])
-            done = t + 1
-            saving = save is not None and (guard.pending or (every > 0 and done % every == 0))
-            if t % log_every == 0 or done == iters or saving:
-                value = check_loss(float(loss), phase, t)
-                if t % log_every == 0 or done == iters:
-                    log.append((t, value))
-                progress.update(done - progress.done, loss=value)
-            if saving:
-                save(done)
-            if guard.pending:
-                progress.close()
-                raise KeyboardInterrupt(f"{phase} interrupted after iteration {done}")
-    return progress.close()
-
-
-def _forward_in_batches(net: Network, X: Any, batch_size: int = 4096) -> Any:
-    """``net``'s output for every row of ``X`` (an array or :class:`Rows`), on the device,
-    computed a block of ``batch_size`` rows at a time."""
-    return map_blocks(lambda xb: net.forward(xb)[0], X, batch_size)

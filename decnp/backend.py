@@ -222,7 +222,7 @@ class Random:
         """Uniform numbers in [0, 1) of ``shape`` and ``dtype`` (a namespace dtype)."""
         if self._device_rng is not None:
             return self._device_rng.random(shape, dtype=dtype)
-        host = self.generator.random(shape, dtype=_host_dtype(dtype))
+        host = self.generator.random(shape, dtype=host_dtype(dtype))
         return self.backend.asarray(host)
 
     def normal(self, shape: tuple[int, ...], std: float, dtype: Any) -> Any:
@@ -230,7 +230,7 @@ class Random:
         if self._device_rng is not None:
             return self._device_rng.standard_normal(shape, dtype=dtype) * std
         host = self.generator.standard_normal(shape, dtype=np.float64) * std
-        return self.backend.asarray(host.astype(_host_dtype(dtype)))
+        return self.backend.asarray(host.astype(host_dtype(dtype)))
 
     def permutation(self, n: int) -> Any:
         """A random permutation of ``0..n-1`` as an index array on the device."""
@@ -240,7 +240,7 @@ class Random:
         return self.backend.asarray(self.generator.permutation(n))
 
 
-def _host_dtype(dtype: Any) -> np.dtype:
+def host_dtype(dtype: Any) -> np.dtype:
     """The NumPy dtype that matches a namespace dtype (float32, float64)."""
     return np.dtype(str(dtype).split(".")[-1].strip("'>"))
 

@@ -7,6 +7,15 @@ generator's state and the run's settings. Resuming from it replays the rest of
 the run with the same random numbers, so on the CPU the result is the one the
 uninterrupted run would have given, bit for bit.
 
+Every checkpoint names its arrays one way: a network's weights as in the model
+files (``encoder_W0``, ``encoder_b0``, ..., ``decoder_W0``, ...), the training
+loop's state as ``solver.0``, ``solver.1``, ... (the optimiser's buffers) and
+``sampler.order`` (:func:`decnp.loop.solver_arrays`), DEC's centres and target as
+``cluster_centers`` and ``target``, and in a DEC checkpoint the autoencoder it
+pretrained under ``autoencoder.`` (``autoencoder.encoder_W0``, ...). A checkpoint
+written by an older version of decnp, which named them otherwise, is refused
+with a message saying so (:data:`LAYOUT`).
+
 On a GPU the random numbers come from CuPy's generator, whose state cannot be
 saved. Every checkpoint therefore re-seeds it from the host generator's saved
 state, and a resumed run seeds it the same way: the resumed run does exactly
@@ -37,6 +46,9 @@ from .backend import to_numpy
 from .persistence import ModelFileError, jsonable, load_arrays, save_arrays
 from .validation import check_scalar
 
+#: The version of the names inside a checkpoint; a file of another is refused.
+LAYOUT = 2
+
 
 class Checkpoint:
     """Where and how often a run saves its state.
@@ -49,6 +61,16 @@ class Checkpoint:
         Iterations between saves (0: only on Ctrl-C and at phase ends).
     """
 
+    @classmethod
+    def of(cls, path: str | os.PathLike | None, every: int, resume: bool) -> Checkpoint | None:
+        """The checkpoint of a ``fit(checkpoint=path, checkpoint_every=every)``, or None
+        without a path (then ``resume`` is refused: there is nothing to continue)."""
+        if path is None:
+            if resume:
+                raise ValueError("resume=True needs checkpoint, the path of the checkpoint file")
+            return None
+        return cls(path, every)
+
     def __init__(self, path: str | os.PathLike, every: int = 1000) -> None:
         self.path = Path(path)
         self.every = check_scalar(every, "checkpoint_every", integer=True, low=0)
@@ -59,7 +81,7 @@ class Checkpoint:
 
     def save(self, kind: str, arrays: dict[str, np.ndarray], meta: dict) -> None:
         """Write the state atomically (the previous checkpoint survives a crash)."""
-        save_arrays(self.path, kind, arrays, meta)
+        save_arrays(self.path, kind, arrays, {**meta, "layout": LAYOUT})
 
     def load(self, kind: str, settings: dict) -> tuple[dict[str, np.ndarray], dict] | None:
         """The saved state, or None when no checkpoint exists yet.
@@ -67,12 +89,18 @@ class Checkpoint:
         Raises
         ------
         ModelFileError
-            If the file is not a checkpoint of ``kind`` or was written by a run
-            with other ``settings`` (resuming it would silently mix two runs).
+            If the file is not a checkpoint of ``kind``, is one of an older
+            layout, or was written by a run with other ``settings`` (resuming it
+            would silently mix two runs).
         """
         if not self.path.exists():
             return None
         arrays, meta = load_arrays(self.path, kind)
+        if meta.get("layout") != LAYOUT:
+            raise ModelFileError(
+                f"{str(self.path)!r} is a checkpoint of an older version of decnp, which "
+                "names its contents otherwise; it cannot be resumed: delete it to start afresh"
+            )
         changed = settings_changed(meta.get("settings"), jsonable(settings))
         if changed:
             raise ModelFileError(

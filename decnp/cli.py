@@ -286,6 +286,18 @@ def _fit(args: argparse.Namespace) -> int:
         )
         return 130
     total = time.perf_counter() - start
+    result = _write_results(model, args, X, y, source, total)
+    summary = ", ".join(f"{k} {result[k]:.4f}" for k in ("acc", "nmi", "ari") if k in result)
+    print(f"{summary + ', ' if summary else ''}{total:.1f} s; results in {out}/")
+    return 0
+
+
+def _write_results(
+    model: DEC, args: argparse.Namespace, X: Any, y: Any, source: str, total: float
+) -> dict[str, Any]:
+    """Write metrics.json, labels.npy, model.npz and the figures into ``args.out``,
+    remove the checkpoint of the completed run, and return the metrics."""
+    out = args.out
     out.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {
         "data": source,
@@ -313,9 +325,7 @@ def _fit(args: argparse.Namespace) -> int:
     model.save(out / "model.npz")
     _figures(model, X, out)
     (out / "checkpoint.npz").unlink(missing_ok=True)  # the run is complete
-    summary = ", ".join(f"{k} {result[k]:.4f}" for k in ("acc", "nmi", "ari") if k in result)
-    print(f"{summary + ', ' if summary else ''}{total:.1f} s; results in {out}/")
-    return 0
+    return result
 
 
 def _schedule(args: argparse.Namespace, n_features: int) -> dict[str, Any]:

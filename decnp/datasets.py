@@ -412,7 +412,7 @@ def scale_to_unit_energy(X: Any) -> np.ndarray:
     return X * np.asarray(_unit_energy_factor(X), dtype=dtype)
 
 
-def unit_energy_scale(X: Any) -> float:
+def unit_energy_scale(X: Any, *, check: bool = True) -> float:
     r"""The global factor ``c`` that :func:`scale_to_unit_energy` multiplies by.
 
     :math:`c = \sqrt{d / (\frac{1}{n}\sum_i \lVert x_i \rVert^2)}`. Learn it on
@@ -423,6 +423,9 @@ def unit_energy_scale(X: Any) -> float:
     ----------
     X : array_like of shape (n, d)
         Real-valued data, one sample per row.
+    check : bool
+        Validate ``X`` first. False is for data checked already (a NumPy array),
+        as the check reads all of it once more.
 
     Returns
     -------
@@ -434,7 +437,7 @@ def unit_energy_scale(X: Any) -> float:
     ValueError, TypeError
         As for :func:`scale_to_unit_energy`.
     """
-    return _unit_energy_factor(check_array(X, "X", ndim=2))
+    return _unit_energy_factor(check_array(X, "X", ndim=2) if check else X)
 
 
 def _unit_energy_factor(X: np.ndarray) -> float:

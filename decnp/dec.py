@@ -18,74 +18,55 @@ from __future__ import annotations
 import numbers
 import os
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from . import metrics
 from .augment import Augmentation, image_shape_of
-from .autoencoder import StackedAutoencoder, _forward_in_batches
-from .backend import _host_dtype, get_backend, to_numpy
-from .checkpoint import (
-    Checkpoint,
-    InterruptGuard,
-    data_digest,
-    generator_state,
-    set_generator_state,
-)
-from .datasets import _unit_energy_factor
+from .autoencoder import StackedAutoencoder
+from .backend import get_backend, host_dtype, to_numpy
+from .clustering import ClusteringPhase
+from .datasets import unit_energy_scale
+from .dec_checkpoint import DECRun
 from .estimator import NotFittedError, ParamsMixin, all_or_nothing
 from .kmeans import kmeans
 from .network import Network
-from .objective import _kernel, _kl, _kl_gradients, _target
-from .optim import SGD, restore
-from .persistence import file_kind, load_arrays, save_arrays
+from .objective import soft_assignment
+from .persistence import load_arrays, save_arrays
 from .progress import Progress
-from .schedule import PretrainSchedule
-from .training import BatchSampler, Rows, TrainingDivergedError, check_loss, map_blocks
-from .validation import (
-    check_array,
-    check_choice,
-    check_init_std,
-    check_random_state,
-    check_scalar,
-)
+from .training import Rows, TrainingDivergedError, map_blocks
+from .validation import check_array, check_choice, check_scalar
 
-_KIND = "DEC-checkpoint"
+#: StackedAutoencoder's parameters that DEC sets from its own: autoencoder's name -> DEC's.
+_PRETRAINING = {
+    "dropout": "dropout",
+    "init_std": "init_std",
+    "layerwise_iters": "pretrain_iters",
+    "finetune_iters": "finetune_iters",
+    "batch_size": "batch_size",
+    "lr": "pretrain_lr",
+    "lr_step": "pretrain_lr_step",
+    "optimizer": "pretrain_optimizer",
+    "finetune_lr": "finetune_lr",
+    "finetune_dropout": "finetune_dropout",
+    "shift": "pretrain_shift",
+}
+#: Scalar parameters of DEC's own and their ranges (decnp.validation.check_scalar).
+_RANGES = {
+    "n_clusters": dict(integer=True, low=2),
+    "alpha": dict(low=0.0, low_inclusive=False),
+    "batch_size": dict(integer=True, low=1),
+    "lr": dict(low=0.0, low_inclusive=False),
+    "momentum": dict(low=0.0, high=1.0, high_inclusive=False),
+    "update_interval": dict(integer=True, low=1),
+    "tol": dict(low=0.0, high=1.0),
+    "balance": dict(low=0.0),
+    "max_iter": dict(integer=True, low=0),
+    "n_init": dict(integer=True, low=1),
+}
 # What inference reads (load sets these) and what fit sets besides.
 _INFERENCE = ("n_features_in_", "scale_", "backend_", "encoder_", "cluster_centers_", "_mu")
 _FITTED = (*_INFERENCE, "seconds_", "autoencoder_", "history_", "n_iter_", "labels_")
-
-
-@dataclass
-class _Run:
-    """What the steps of one ``DEC.fit`` share."""
-
-    rng: np.random.Generator  # k-means and clustering draw from it
-    ae_rng: np.random.Generator  # pretraining's own stream
-    ckpt: Checkpoint | None
-    settings: dict
-    saved: tuple | None = None  # (arrays, meta) of the DEC checkpoint continued
-    ae: StackedAutoencoder | None = None
-    rand: Any = None  # the clustering phase's random draws, once it has begun
-
-    @property
-    def path(self) -> Any:
-        return None if self.ckpt is None else self.ckpt.path
-
-
-@dataclass
-class _ClusterState:
-    """The clustering phase's moving parts between iterations."""
-
-    opt: SGD  # over the encoder's parameters (with backprop) and μ, last
-    sampler: BatchSampler
-    rand: Any  # the minibatches' random draws (augmentation)
-    p: Any = None  # the target P, (n, k), held between updates
-    labels: np.ndarray | None = None  # argmax_j q_ij at the last update
-    previous: np.ndarray | None = None  # ... and at the one before
-    t: int = 0  # iterations done
 
 
 class DEC(ParamsMixin):
@@ -99,10 +80,12 @@ class DEC(ParamsMixin):
         Widths of the encoder after the input (paper: 500, 500, 2000, 10).
     alpha : float
         Degrees of freedom of the Student-t kernel (paper: 1).
-    pretrain_iters : int
-        Iterations per layer pair of greedy pretraining (paper: 50,000).
-    finetune_iters : int
-        Iterations of end-to-end autoencoder fine-tuning (paper: 100,000).
+    pretrain_iters, finetune_iters, pretrain_lr, pretrain_lr_step, pretrain_optimizer, \
+finetune_lr, finetune_dropout, dropout, init_std
+        Pretraining, passed to :class:`StackedAutoencoder` as ``layerwise_iters``,
+        ``finetune_iters``, ``lr``, ``lr_step``, ``optimizer``, ``finetune_lr``,
+        ``finetune_dropout``, ``dropout`` and ``init_std``, which it documents
+        (paper: 50,000, 100,000, 0.1, 20,000, "sgd", 0.1, 0, 0.2, 0.01).
     batch_size : int
         Minibatch size of every phase (paper: 256).
     lr : float
@@ -133,12 +116,8 @@ class DEC(ParamsMixin):
         ``X * decnp.datasets.unit_energy_scale(X)`` for the default, on
         ``X * scale`` for a number, on X itself with ``scale=None``
         (``DEC(...).fit(X).autoencoder_`` always fits).
-    pretrain_lr, pretrain_lr_step, pretrain_optimizer, finetune_lr, finetune_dropout :
-        Passed to :meth:`StackedAutoencoder.fit` as ``lr``, ``lr_step``,
-        ``optimizer``, ``finetune_lr`` and ``finetune_dropout`` (paper: 0.1,
-        20,000, "sgd", 0.1, 0).
     pretrain_shift : int
-        Passed to :meth:`StackedAutoencoder.fit` as ``shift``: pretraining
+        Passed to :class:`StackedAutoencoder` as ``shift``: pretraining
         minibatches are images shifted at random by up to this many pixels (not
         in the paper: 0; the ``fast`` preset: 2). The rows of X must be square
         images; for others, fit a :class:`StackedAutoencoder` with
@@ -153,17 +132,6 @@ class DEC(ParamsMixin):
         augmented minibatch through the encoder and descends KL(P ‖ Q) with
         P from the clean data. None (the default) augments nothing; it
         excludes ``pretrain_shift``, which shifts in pretraining only.
-    pretrain_momentum_burnin, pretrain_bias_lr_mult : int, float
-        Passed to :meth:`StackedAutoencoder.fit` as ``momentum_burnin`` and
-        ``bias_lr_mult``, SGD only: the momentum ramped up from 0 over that many
-        iterations of every pretraining phase, biases at that multiple of the
-        learning rate. Not in the paper (0, 1); the authors' Caffe code uses
-        1,000 and 2.
-    dropout : float
-        Dropout of the layer-wise pairs, :class:`StackedAutoencoder`'s (paper: 0.2).
-    init_std : float or "fan_in"
-        Standard deviation of the autoencoder's initial weights (paper: 0.01),
-        or "fan_in" (:func:`decnp.layers.dense_init`).
     backprop : bool
         False gives the paper's "DEC without backprop": only the centres move,
         the encoder stays as pretrained.
@@ -214,12 +182,8 @@ class DEC(ParamsMixin):
     Notes
     -----
     The defaults are the paper's schedule (the ``paper`` preset): about 1.5
-    hours on 70,000 MNIST digits on a 2-core CPU. ``decnp.presets.PRESETS``
-    names shorter ones: ``fast`` (about 4 minutes there), ``fast70k`` (about 12
-    minutes, 93% on all 70,000 digits), ``paper_mnist`` (the paper's schedule
-    with the authors' pixel scaling), and the DEC-DA schedules with ``augment``
-    (``fast70k_da``: about 12 minutes, 97.7% on all 70,000 digits;
-    ``decnp.presets.SUMMARIES`` says what each does and takes).
+    hours on 70,000 MNIST digits on a 2-core CPU. ``decnp.presets.SUMMARIES``
+    says what the shorter presets do and take.
 
     Examples
     --------
@@ -253,8 +217,6 @@ class DEC(ParamsMixin):
         finetune_dropout: float = 0.0,
         pretrain_shift: int = 0,
         augment: dict | Augmentation | None = None,
-        pretrain_momentum_burnin: int = 0,
-        pretrain_bias_lr_mult: float = 1.0,
         dropout: float = 0.2,
         init_std: float | str = 0.01,
         backprop: bool = True,
@@ -286,8 +248,6 @@ class DEC(ParamsMixin):
         self.finetune_dropout = finetune_dropout
         self.pretrain_shift = pretrain_shift
         self.augment = augment
-        self.pretrain_momentum_burnin = pretrain_momentum_burnin
-        self.pretrain_bias_lr_mult = pretrain_bias_lr_mult
         self.dropout = dropout
         self.init_std = init_std
         self.backprop = backprop
@@ -298,22 +258,14 @@ class DEC(ParamsMixin):
         self.checkpoint = checkpoint
         self.checkpoint_every = checkpoint_every
 
-    def _check_params(self, n_samples: int) -> None:
+    def _check_params(self, n_samples: int, n_features: int) -> None:
         """Refuse a parameter out of range or of the wrong type, naming it."""
-        check_scalar(self.n_clusters, "n_clusters", integer=True, low=2)
+        for name, limits in _RANGES.items():
+            check_scalar(getattr(self, name), name, **limits)
         if self.n_clusters > n_samples:
             raise ValueError(
                 f"n_clusters must be <= n_samples ({n_samples}), got {self.n_clusters}"
             )
-        check_scalar(self.alpha, "alpha", low=0.0, low_inclusive=False)
-        check_scalar(self.batch_size, "batch_size", integer=True, low=1)
-        check_scalar(self.lr, "lr", low=0.0, low_inclusive=False)
-        check_scalar(self.momentum, "momentum", low=0.0, high=1.0, high_inclusive=False)
-        check_scalar(self.update_interval, "update_interval", integer=True, low=1)
-        check_scalar(self.tol, "tol", low=0.0, high=1.0)
-        check_scalar(self.balance, "balance", low=0.0)
-        check_scalar(self.max_iter, "max_iter", integer=True, low=0)
-        check_scalar(self.n_init, "n_init", integer=True, low=1)
         if isinstance(self.scale, numbers.Real) and not isinstance(self.scale, bool):
             check_scalar(self.scale, "scale", low=0.0, low_inclusive=False)
         elif not (
@@ -323,7 +275,7 @@ class DEC(ParamsMixin):
                 f"scale must be 'unit_energy', None or a number > 0, got {self.scale!r}"
             )
         if self.autoencoder is None:
-            self._check_pretrain_params()
+            self._check_pretrain_params(n_features)
         check_choice(self.backprop, "backprop", (True, False))
         if self.augment is not None and not isinstance(self.augment, (dict, Augmentation)):
             raise TypeError(
@@ -342,37 +294,21 @@ class DEC(ParamsMixin):
                 )
             self.autoencoder._check_fitted()
 
-    def _check_pretrain_params(self) -> None:
-        """The parameters of pretraining, checked when DEC pretrains its own autoencoder."""
+    def _check_pretrain_params(self, n_features: int) -> None:
+        """The parameters of pretraining, checked when DEC pretrains its own autoencoder:
+        the autoencoder's own checks, with DEC's names for them."""
         dims = self.hidden_dims
         if not isinstance(dims, (tuple, list)) or len(dims) < 1:
             raise ValueError(f"hidden_dims must be a non-empty sequence, got {dims!r}")
         for d in dims:
             check_scalar(d, "hidden_dims entries", integer=True, low=1)
-        check_scalar(self.pretrain_iters, "pretrain_iters", integer=True, low=0)
-        check_scalar(self.finetune_iters, "finetune_iters", integer=True, low=0)
-        check_scalar(self.pretrain_lr, "pretrain_lr", low=0.0, low_inclusive=False)
-        if self.finetune_lr is not None:
-            check_scalar(self.finetune_lr, "finetune_lr", low=0.0, low_inclusive=False)
-        if self.pretrain_lr_step is not None:
-            check_scalar(self.pretrain_lr_step, "pretrain_lr_step", integer=True, low=1)
-        check_choice(self.pretrain_optimizer, "pretrain_optimizer", ("sgd", "adam"))
-        check_scalar(self.dropout, "dropout", low=0.0, high=1.0, high_inclusive=False)
-        check_scalar(
-            self.finetune_dropout, "finetune_dropout", low=0.0, high=1.0, high_inclusive=False
-        )
-        check_init_std(self.init_std)
-        check_scalar(self.pretrain_shift, "pretrain_shift", integer=True, low=0)
-        check_scalar(self.pretrain_momentum_burnin, "pretrain_momentum_burnin", integer=True, low=0)
-        check_scalar(
-            self.pretrain_bias_lr_mult, "pretrain_bias_lr_mult", low=0.0, low_inclusive=False
-        )
-        plain_sgd = self.pretrain_momentum_burnin == 0 and self.pretrain_bias_lr_mult == 1.0
-        if self.pretrain_optimizer == "adam" and not plain_sgd:
-            raise ValueError(
-                "pretrain_momentum_burnin and pretrain_bias_lr_mult are SGD options; use "
-                "pretrain_optimizer='sgd' or leave them at 0 and 1.0"
-            )
+        ae = self._new_autoencoder(n_features, None, None)
+        try:
+            ae._check_params()
+            ae.schedule()
+        except (TypeError, ValueError) as exc:
+            name, space, rest = str(exc).partition(" ")
+            raise type(exc)(f"{_PRETRAINING.get(name, name)}{space}{rest}") from None
 
     # -- fitting ------------------------------------------------------------
 
@@ -411,7 +347,8 @@ class DEC(ParamsMixin):
         """
         X, y, augment = self._validate(X, y)
         with all_or_nothing(self, _FITTED):
-            run = self._start(X, resume)
+            self.n_features_in_, self.scale_, self.seconds_ = X.shape[1], self._scale(X), {}
+            run = DECRun(self, X, resume)
             # 1. Pretraining: the stacked autoencoder (section 3.2).
             ae = self._pretrained_autoencoder(X, run, augment, resume)
             # 2. The embedding z_i = f_θ(x_i), by a copy of the encoder that clustering trains.
@@ -435,7 +372,7 @@ class DEC(ParamsMixin):
                 raise ValueError(
                     f"y must have one label per row of X ({X.shape[0]}), got {y.shape[0]}"
                 )
-        self._check_params(X.shape[0])
+        self._check_params(*X.shape)
         if self.autoencoder is None and self.pretrain_shift > 0:
             try:
                 image_shape_of(X.shape[1])
@@ -451,83 +388,51 @@ class DEC(ParamsMixin):
             raise ValueError(f"autoencoder expects {ae.dims[0]} features but X has {X.shape[1]}")
         return X, y, augment
 
-    def _start(self, X: Any, resume: bool) -> _Run:
-        """The random streams, the input scale and the checkpoint of this run,
-        restored from the checkpoint when one is continued."""
-        ckpt = None
-        if self.checkpoint is not None:
-            ckpt = Checkpoint(self.checkpoint, self.checkpoint_every)
-        if resume and ckpt is None:
-            raise ValueError("resume=True needs checkpoint, the path of the checkpoint file")
-        rng = check_random_state(self.random_state)
-        ae_rng = rng.spawn(1)[0]
-        self.n_features_in_ = X.shape[1]
-        # X is checked already: the factor's own check would read it all once more.
+    def _scale(self, X: Any) -> float:
+        """``scale_``, the factor applied to the data (learnt from X for "unit_energy")."""
         if self.scale == "unit_energy":
-            self.scale_ = _unit_energy_factor(to_numpy(X))
-        else:
-            self.scale_ = 1.0 if self.scale is None else float(self.scale)
-        self.seconds_ = {}
-        settings = {**self._settings(), "n_samples": X.shape[0], "n_features": X.shape[1]}
-        if ckpt is not None:
-            settings["data"] = data_digest(X)
-        run = _Run(rng, ae_rng, ckpt, settings)
-        if resume and file_kind(ckpt.path) == _KIND:
-            run.saved = ckpt.load(_KIND, settings)
-            set_generator_state(rng, run.saved[1]["rng"])
-            self.seconds_ = run.saved[1]["seconds"]
-        return run
+            # X is checked already: the factor's own check would read it all once more.
+            return unit_energy_scale(to_numpy(X), check=False)
+        return 1.0 if self.scale is None else float(self.scale)
 
     def _pretrained_autoencoder(
-        self, X: Any, run: _Run, augment: Augmentation | None, resume: bool
+        self, X: Any, run: DECRun, augment: Augmentation | None, resume: bool
     ) -> StackedAutoencoder:
         """The autoencoder given, the one in the checkpoint, or a new one pretrained."""
         ae = self.autoencoder
         if ae is not None and ae.backend_ != get_backend(self.device):
             ae = ae._on(self.device)  # a copy where this model runs; the given one stays
-        elif ae is None and run.saved is not None:
-            arrays, meta = run.saved
-            ae = StackedAutoencoder._from_meta(meta["autoencoder"], self.device)
-            ae._set_weights({k[3:]: v for k, v in arrays.items() if k.startswith("ae_")}, run.path)
         elif ae is None:
+            ae = run.saved_autoencoder(self.device)
+        if ae is None:
             start = time.perf_counter()
-            ae = StackedAutoencoder(
-                dims=(X.shape[1],) + tuple(self.hidden_dims),
-                dropout=self.dropout,
-                init_std=self.init_std,
-                device=self.device,
-                random_state=run.ae_rng,
-            )
-            ae._fit(
-                Rows(X, get_backend(self.device), ae.dtype, self.scale_),
-                self._pretrain_schedule(augment),
-                self.verbose,
-                None if run.ckpt is None else run.ckpt.path,
-                0 if run.ckpt is None else run.ckpt.every,
-                resume,
-                owner=run.settings,
-            )
+            ae = self._new_autoencoder(X.shape[1], augment, run)
+            rows = Rows(X, get_backend(self.device), ae.dtype, self.scale_)
+            ae._fit(rows, resume, owner=run.settings)
             self.seconds_["pretrain"] = time.perf_counter() - start
         self.autoencoder_ = run.ae = ae
         self.backend_ = ae.backend_
         return ae
 
-    def _pretrain_schedule(self, augment: Augmentation | None) -> PretrainSchedule:
-        """The ``pretrain_*`` parameters (and ``augment``'s deformations) as one schedule."""
-        return PretrainSchedule(
-            layerwise_iters=self.pretrain_iters,
-            finetune_iters=self.finetune_iters,
-            batch_size=self.batch_size,
-            lr=self.pretrain_lr,
-            lr_step=self.pretrain_lr_step,
-            optimizer=self.pretrain_optimizer,
-            finetune_lr=self.finetune_lr,
-            finetune_dropout=self.finetune_dropout,
-            shift=self.pretrain_shift if augment is None else augment.shift,
-            image_shape=None if augment is None else augment.image_shape,
-            momentum_burnin=self.pretrain_momentum_burnin,
-            bias_lr_mult=self.pretrain_bias_lr_mult,
-            rotation=0.0 if augment is None else augment.rotation,
+    def _new_autoencoder(
+        self, n_features: int, augment: Augmentation | None, run: DECRun | None
+    ) -> StackedAutoencoder:
+        """The autoencoder this DEC pretrains: its ``pretrain_*`` parameters under the
+        autoencoder's names, with ``augment``'s deformations and ``run``'s stream
+        and checkpoint."""
+        ckpt = None if run is None else run.ckpt
+        params = {name: getattr(self, ours) for name, ours in _PRETRAINING.items()}
+        if augment is not None:  # DEC-DA: pretraining sees the same deformations
+            a = augment
+            params |= {"shift": a.shift, "rotation": a.rotation, "image_shape": a.image_shape}
+        return StackedAutoencoder(
+            dims=(n_features,) + tuple(self.hidden_dims),
+            device=self.device,
+            random_state=None if run is None else run.ae_rng,
+            verbose=self.verbose,
+            checkpoint=None if ckpt is None else ckpt.path,
+            checkpoint_every=0 if ckpt is None else ckpt.every,
+            **params,
         )
 
     def _embed_data(self, X: Any, ae: StackedAutoencoder) -> tuple[Rows, Any]:
@@ -539,7 +444,7 @@ class DEC(ParamsMixin):
             list(ae.encoder_.activations),
         )
         rows = Rows(X, self.backend_, ae.dtype, self.scale_)
-        z = _forward_in_batches(self.encoder_, rows)
+        z = self.encoder_.forward_in_blocks(rows)
         if float(xp.max(xp.max(z, axis=0) - xp.min(z, axis=0))) == 0.0:
             # Too large a pretraining rate can kill every ReLU without any NaN: all
             # points then share one embedding and no clustering is possible.
@@ -549,12 +454,13 @@ class DEC(ParamsMixin):
             )
         return rows, z
 
-    def _initial_centres(self, z: Any, run: _Run) -> Any:
+    def _initial_centres(self, z: Any, run: DECRun) -> Any:
         """μ_j from k-means on z (or from the checkpoint of a clustering under way)."""
-        if run.saved is not None and run.saved[1]["stage"] == "cluster":
-            return self.backend_.asarray(run.saved[0]["mu"], self.autoencoder_.dtype)
+        saved = run.saved_centres()
+        if saved is not None:
+            return self.backend_.asarray(saved, self.autoencoder_.dtype)
         if run.ckpt is not None and run.saved is None:
-            self._save(run, "pretrained")  # k-means and clustering can restart from here
+            run.save(self, "pretrained")  # k-means and clustering can restart from here
         progress = Progress(1, "k-means", enabled=self.verbose)
         mu, _, _ = kmeans(z, self.n_clusters, n_init=self.n_init, random_state=run.rng)
         progress.update(1)
@@ -562,177 +468,22 @@ class DEC(ParamsMixin):
         run.saved = None  # a "pretrained" checkpoint is used up
         return mu
 
-    def _save(
-        self,
-        run: _Run,
-        stage: str,
-        t: int = 0,
-        arrays: dict | None = None,
-        meta: dict | None = None,
-    ) -> None:
-        """Checkpoint the run at ``stage`` ("pretrained" or "cluster", after ``t``
-        clustering iterations) with the stage's own ``arrays`` and ``meta``."""
-        ae = run.ae
-        own = (
-            {} if self.autoencoder is not None else {f"ae_{k}": v for k, v in ae._arrays().items()}
-        )
-        record = {
-            "stage": stage,
-            "t": t,
-            "rng": generator_state(run.rng),
-            "settings": run.settings,
-            "seconds": self.seconds_,
-            "autoencoder": ae._meta(),
-        }
-        run.ckpt.save(_KIND, own | (arrays or {}), record | (meta or {}))
-        if run.rand is not None:
-            # A device generator's state cannot be saved: it goes on from a seed drawn
-            # from the saved host state, as a resumed run's does (see Random.reseed).
-            run.rand.reseed()
-
-    def _settings(self) -> dict:
-        """The parameters that decide the result, for checking a checkpoint fits the run.
-
-        All of them but the output and the device; an autoencoder given is
-        recorded by its hyperparameters and a digest of its weights.
-        """
-        skip = {"verbose", "checkpoint", "checkpoint_every", "device"}
-        out = {k: v for k, v in self.get_params(deep=False).items() if k not in skip}
-        if isinstance(self.augment, Augmentation):
-            out["augment"] = self.augment.to_dict()
-        if not isinstance(self.random_state, numbers.Integral):
-            out["random_state"] = None
-        if self.autoencoder is not None:
-            out["autoencoder"] = self.autoencoder._fingerprint()
-        return out
-
     def _cluster(
-        self, rows: Rows, z: Any, mu: Any, y: Any, run: _Run, augment: Augmentation | None
+        self, rows: Rows, z: Any, mu: Any, y: Any, run: DECRun, augment: Augmentation | None
     ) -> None:
-        """The clustering phase: SGD on KL(P ‖ Q), P refreshed over all the data.
-
-        Every ``update_interval`` iterations the target P is recomputed from the
-        whole data set (:meth:`_update_target`), and the run stops once fewer
-        than ``tol`` of the labels changed since the previous update; in
-        between, each iteration is one minibatch step (:meth:`_step`). Updates
-        ``self.encoder_`` (with backprop) and ``mu`` in place.
-        """
-        start = time.perf_counter()
-        state = self._clustering_state(rows, mu, run)
-        progress = Progress(
-            max(self.max_iter, 1), "clustering", enabled=self.verbose, initial=state.t
-        )
-        with InterruptGuard() as guard:
-            while True:
-                if state.t % self.update_interval == 0 or state.t == self.max_iter:
-                    if self.backprop and state.t > 0:
-                        z = _forward_in_batches(self.encoder_, rows)
-                    entry = self._update_target(z, mu, y, state)
-                    progress.update(state.t - progress.done, **entry)
-                    if state.t == self.max_iter or entry.get("delta", 1.0) < self.tol:
-                        break
-                    state.previous = state.labels
-                self._step(rows, z, mu, state, augment)
-                state.t += 1
-                due = self.checkpoint_every > 0 and state.t % self.checkpoint_every == 0
-                if run.ckpt is not None and (guard.pending or due):
-                    # The weights must be finite before they replace a good checkpoint.
-                    check_loss(
-                        sum(float(self.backend_.xp.sum(w)) for w in state.opt.params),
-                        "clustering",
-                        state.t,
-                    )
-                    self._save(run, "cluster", state.t, *self._clustering_arrays(mu, state))
-                if guard.pending:
-                    progress.close()
-                    raise KeyboardInterrupt(f"clustering interrupted after iteration {state.t}")
-        self.n_iter_ = state.t
-        progress.close()
-        self.seconds_["cluster"] = self.seconds_.get("cluster", 0.0) + time.perf_counter() - start
-
-    def _clustering_state(self, rows: Rows, mu: Any, run: _Run) -> _ClusterState:
-        """A fresh solver and batch order for the clustering phase, or those of the
-        checkpoint continued (with the encoder's weights, P, the labels and history_)."""
-        params = (self.encoder_.params if self.backprop else []) + [mu]
+        """The clustering phase (:class:`decnp.clustering.ClusteringPhase`), continuing
+        the checkpoint's; trains ``self.encoder_`` (with backprop) and ``mu`` in place."""
         rand = run.rand = self.backend_.random(run.rng)
-        state = _ClusterState(
-            SGD(params, lr=self.lr, momentum=self.momentum),
-            BatchSampler(rows.shape[0], self.batch_size, rand),
-            rand,
-        )
-        self.history_ = []
-        if run.saved is None:
-            return state
-        arrays, meta = run.saved
-        for i, (w, b) in enumerate(self.encoder_.weights):
-            w[...] = self.backend_.asarray(arrays[f"enc_W{i}"], w.dtype)
-            b[...] = self.backend_.asarray(arrays[f"enc_b{i}"], b.dtype)
-        opt = state.opt
-        restore(opt, [arrays[f"opt{j}"] for j in range(len(opt.buffers))], meta["t"])
-        state.sampler.set_state(arrays["order"], meta["pos"])
-        state.p = self.backend_.asarray(arrays["p"], mu.dtype)
-        state.previous = arrays["previous"] if arrays["previous"].size else None
-        self.history_, state.t = meta["history"], meta["t"]
-        return state
+        phase = ClusteringPhase(self, self.encoder_, mu, rows, z, rand, augment)
+        if run.saved is not None:
+            phase.restore(*run.saved)
+        self.history_ = phase.history
 
-    def _update_target(self, z: Any, mu: Any, y: Any, state: _ClusterState) -> dict[str, Any]:
-        """Recompute q_ij and the target p_ij over all the data (eqs. 1-3, f_j to the
-        power ``balance``); log the loss, the fraction of labels changed and, given
-        ``y``, the scores."""
-        xp = self.backend_.xp
-        # Unchecked maths: a diverged run must reach check_loss below and be
-        # reported as such, not as "z contains NaN". In blocks: the kernel's
-        # (rows, k, d) temporaries would be the largest arrays of the whole run
-        # if made for all n at once.
-        q = map_blocks(lambda zb: _kernel(zb, mu, self.alpha)[0], z)
-        state.p = _target(q, self.balance)
-        state.labels = to_numpy(xp.argmax(q, axis=1))
-        t = state.t
-        entry = {"iteration": t, "loss": check_loss(float(_kl(state.p, q)), "clustering", t)}
-        if state.previous is not None:
-            entry["delta"] = float(np.mean(state.labels != state.previous))
-        if y is not None:
-            entry["acc"] = metrics.cluster_accuracy(y, state.labels)
-            entry["nmi"] = metrics.nmi(y, state.labels)
-            entry["ari"] = metrics.ari(y, state.labels)
-        self.history_.append(entry)
-        return {k: v for k, v in entry.items() if k != "iteration"}
+        def save(t: int) -> None:
+            run.save(self, "cluster", *phase.arrays())
 
-    def _step(
-        self, rows: Rows, z: Any, mu: Any, state: _ClusterState, augment: Augmentation | None
-    ) -> None:
-        """One minibatch step on L = KL(P ‖ Q): gradients of eqs. 4-5 for z_i and
-        μ_j, back-propagated into the encoder, then SGD with momentum."""
-        xp = self.backend_.xp
-        idx = state.sampler.next()
-        p_batch = xp.take(state.p, idx, axis=0)
-        if augment is not None:
-            # DEC-DA: the clean data's target for the augmented images' q.
-            z_batch, cache = self.encoder_.forward(augment(rows.take(idx), state.rand))
-        elif self.backprop:
-            z_batch, cache = self.encoder_.forward(rows.take(idx))
-        else:
-            z_batch = xp.take(z, idx, axis=0)
-        dz, dmu, _ = _kl_gradients(z_batch, mu, p_batch, self.alpha)
-        # Descend the batch mean of L, so the learning rate does not depend on the
-        # batch size (the paper's Caffe loss layer normalises by it).
-        scale = 1.0 / z_batch.shape[0]
-        opt = state.opt
-        opt.update(len(opt.params) - 1, dmu * scale)
-        if self.backprop:
-            self.encoder_.backward_sgd(dz * scale, cache, opt)
-        opt.tick()
-
-    def _clustering_arrays(self, mu: Any, state: _ClusterState) -> tuple[dict, dict]:
-        """What a clustering checkpoint holds beyond the autoencoder: (arrays, meta)."""
-        order, pos = state.sampler.state()
-        arrays = {"mu": to_numpy(mu), "p": to_numpy(state.p), "order": order}
-        previous = state.previous
-        arrays["previous"] = np.zeros(0, np.int64) if previous is None else previous
-        arrays |= {f"opt{j}": to_numpy(v) for j, v in enumerate(state.opt.buffers)}
-        for i, (w, b) in enumerate(self.encoder_.weights):
-            arrays[f"enc_W{i}"], arrays[f"enc_b{i}"] = to_numpy(w), to_numpy(b)
-        return arrays, {"pos": pos, "history": self.history_}
+        self.n_iter_, seconds = phase.run(y, self.verbose, run.ckpt, save)
+        self.seconds_["cluster"] = self.seconds_.get("cluster", 0.0) + seconds
 
     # -- inference ----------------------------------------------------------
 
@@ -753,10 +504,10 @@ class DEC(ParamsMixin):
                 f"X has {X.shape[1]} features, but DEC is expecting {self.n_features_in_} "
                 "features as input, as in fit"
             )
-        return Rows(X, self.backend_, _host_dtype(self._mu.dtype).name, self.scale_)
+        return Rows(X, self.backend_, host_dtype(self._mu.dtype).name, self.scale_)
 
     def _embed(self, rows: Rows) -> Any:
-        return _forward_in_batches(self.encoder_, rows)
+        return self.encoder_.forward_in_blocks(rows)
 
     def _soft_assignment(self, rows: Rows) -> Any:
         """q for every row, from the data a block at a time (no (n, k, d) temporary).
@@ -765,7 +516,10 @@ class DEC(ParamsMixin):
         model's own, and a check per block would cost a device sync each.
         """
         return map_blocks(
-            lambda xb: _kernel(self.encoder_.forward(xb)[0], self._mu, self.alpha)[0], rows
+            lambda xb: soft_assignment(
+                self.encoder_.forward(xb)[0], self._mu, self.alpha, check=False
+            ),
+            rows,
         )
 
     def _predict_device(self, rows: Rows) -> np.ndarray:
@@ -802,10 +556,7 @@ class DEC(ParamsMixin):
     def save(self, path: str | os.PathLike) -> None:
         """Write encoder weights, centres and hyperparameters to ``.npz`` (no pickle)."""
         self._check_fitted()
-        arrays = {"cluster_centers": self.cluster_centers_}
-        for i, (w, b) in enumerate(self.encoder_.weights):
-            arrays[f"encoder_W{i}"] = to_numpy(w)
-            arrays[f"encoder_b{i}"] = to_numpy(b)
+        arrays = {"cluster_centers": self.cluster_centers_, **self.encoder_.arrays("encoder_")}
         meta = {name: getattr(self, name) for name in self._META}
         meta["hidden_dims"] = list(self.encoder_.dims[1:])  # the encoder used, as given or built
         meta["activations"] = list(self.encoder_.activations)
@@ -831,32 +582,20 @@ class DEC(ParamsMixin):
         L = len(dims) - 1
         expected = {"cluster_centers"} | {f"encoder_{k}{i}" for i in range(L) for k in "Wb"}
         arrays, _ = load_arrays(path, "DEC", expected)
-        shapes = {f"encoder_W{i}": (dims[i], dims[i + 1]) for i in range(L)}
-        shapes |= {f"encoder_b{i}": (dims[i + 1],) for i in range(L)}
-        shapes["cluster_centers"] = (model.n_clusters, dims[-1])
-        for name, shape in shapes.items():
-            if arrays[name].shape != shape:
-                raise ValueError(
-                    f"{str(path)!r}: array {name} has shape {arrays[name].shape}, expected {shape}"
-                )
+        centres = arrays["cluster_centers"]
+        if centres.shape != (model.n_clusters, dims[-1]):
+            raise ValueError(
+                f"{str(path)!r}: array cluster_centers has shape {centres.shape}, "
+                f"expected {(model.n_clusters, dims[-1])}"
+            )
         dtypes = {str(a.dtype) for a in arrays.values()}
         if len(dtypes) != 1 or not dtypes <= {"float32", "float64"}:
             raise ValueError(
                 f"{str(path)!r}: the arrays must all be float32 or all float64, got {sorted(dtypes)}"
             )
         dtype = dtypes.pop()  # the model's own precision, so it predicts exactly as saved
-        b = get_backend(device)
-        model.backend_ = b
-        model.encoder_ = Network(
-            [
-                (
-                    b.asarray(arrays[f"encoder_W{i}"], dtype),
-                    b.asarray(arrays[f"encoder_b{i}"], dtype),
-                )
-                for i in range(L)
-            ],
-            activations,
-        )
+        b = model.backend_ = get_backend(device)
+        model.encoder_ = Network.from_arrays(arrays, "encoder_", dims, activations, b, dtype, path)
         model.cluster_centers_ = arrays["cluster_centers"]
         model._mu = b.asarray(model.cluster_centers_, dtype)
         model.scale_ = scale

@@ -201,17 +201,6 @@ def _seed_restarts(X: Any, X1: Any, k: int, n_init: int, rng: Random) -> Any:
     )
 
 
-def _sq_distances(A: Any, X: Any, x_sq: Any) -> Any:
-    """||a_m - x_i||^2 = ||a_m||^2 - 2 a_m.x_i + ||x_i||^2, shape (m, n), clamped at 0.
-
-    Rounding can make the expansion slightly negative for coincident points.
-    (Used by :mod:`decnp.tsne`; k-means itself uses the batched forms below.)
-    """
-    xp = namespace(A, X)
-    a_sq = xp.sum(A * A, axis=1, keepdims=True)
-    return xp.maximum(a_sq - 2.0 * (A @ X.T) + x_sq, 0.0)
-
-
 def _kmeans_plusplus(
     X: Any, X1: Any, x_sq: Any, k: int, rng: Random, n_trials: int, n_seeds: int = 1
 ) -> Any:

@@ -7,11 +7,16 @@ cache, the way a hand-written network without autograd must.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from . import layers
-from .backend import Random
-from .optim import SGD
+from .backend import Random, backend_of, to_numpy
+from .training import map_blocks
+
+if TYPE_CHECKING:  # for the annotation only: networks do not depend on the solvers
+    from .optim import SGD
 
 ACTIVATIONS = ("relu", "linear")
 
@@ -115,6 +120,61 @@ class Network:
             h = a
         return h, cache
 
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        """The weights as host arrays named ``{prefix}W{i}`` and ``{prefix}b{i}``
+        (i from 0), the names of model files and checkpoints."""
+        named = {}
+        for i, (w, b) in enumerate(self.weights):
+            named[f"{prefix}W{i}"], named[f"{prefix}b{i}"] = to_numpy(w), to_numpy(b)
+        return named
+
+    @classmethod
+    def from_arrays(
+        cls,
+        arrays: dict[str, np.ndarray],
+        prefix: str,
+        dims: tuple[int, ...],
+        activations: list[str],
+        backend: Any,
+        dtype: Any,
+        source: Any = None,
+    ) -> Network:
+        """A network of widths ``dims`` on ``backend`` in ``dtype`` holding host arrays
+        named as :meth:`arrays` names them (shapes checked, see :meth:`set_arrays`)."""
+        weights = []
+        for i, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:])):
+            pair = []
+            for name, shape in ((f"{prefix}W{i}", (d_in, d_out)), (f"{prefix}b{i}", (d_out,))):
+                _check_shape(arrays[name], name, shape, dims, source)
+                pair.append(backend.asarray(arrays[name], dtype))
+            weights.append(tuple(pair))
+        return cls(weights, activations)
+
+    def set_arrays(self, arrays: dict[str, np.ndarray], prefix: str, source: Any = None) -> None:
+        """Copy host arrays named as :meth:`arrays` names them into the weights, in
+        place (every network sharing these arrays sees them).
+
+        Raises
+        ------
+        ValueError
+            An array whose shape is not its weight's; ``source``, the file read,
+            is named.
+        """
+        for i, (w, b) in enumerate(self.weights):
+            for name, dst in ((f"{prefix}W{i}", w), (f"{prefix}b{i}", b)):
+                _check_shape(arrays[name], name, tuple(dst.shape), self.dims, source)
+                dst[...] = backend_of(dst).asarray(arrays[name], dst.dtype)
+
+    def forward_in_blocks(self, X: Any, batch_size: int = 4096) -> Any:
+        """The output for every row of ``X`` (an array or :class:`decnp.training.Rows`),
+        without dropout, on the device, computed ``batch_size`` rows at a time.
+
+        Returns
+        -------
+        y : array, shape (n, d_L)
+        """
+        return map_blocks(lambda xb: self.forward(xb)[0], X, batch_size)
+
     def backward(self, dy: Any, cache: list, need_dx: bool = False):
         """Back-propagate ``dy = dL/dy`` through the stack.
 
@@ -184,3 +244,11 @@ class Network:
                 dx = layers.dropout_backward(dx, mask)
             dy, owned = dx, True
         return dy
+
+
+def _check_shape(a: np.ndarray, name: str, shape: tuple, dims: tuple, source: Any) -> None:
+    if tuple(a.shape) != shape:
+        raise ValueError(
+            f"{str(source)!r}: array {name} has shape {a.shape}, expected {shape} "
+            f"for layer widths {tuple(dims)}"
+        )

@@ -42,12 +42,23 @@ def _check_nk(a: Any, name: str, z: Any, mu: Any) -> None:
         )
 
 
-def _squared_distances(z: Any, mu: Any) -> Any:
-    """||z_i - mu_j||^2, shape (n, k), from explicit differences.
+def squared_distances(z: Any, mu: Any) -> Any:
+    """Squared distances between points and centres, from explicit differences.
 
-    The expansion ||z||^2 - 2 z.mu + ||mu||^2 is cheaper but cancels
+    .. math:: d_{ij} = \\lVert z_i - \\mu_j \\rVert^2
+
+    Inputs are not checked. The expansion ||z||^2 - 2 z.mu + ||mu||^2 is cheaper but cancels
     catastrophically in float32 when points lie far from the origin; with d
     small (10) the (n, k, d) difference array is affordable.
+
+    Parameters
+    ----------
+    z : array, shape (n, d)
+    mu : array, shape (k, d)
+
+    Returns
+    -------
+    d : array, shape (n, k)
     """
     xp = namespace(z, mu)
     diff = xp.expand_dims(z, axis=1) - xp.expand_dims(mu, axis=0)
@@ -57,7 +68,7 @@ def _squared_distances(z: Any, mu: Any) -> Any:
 def _kernel(z: Any, mu: Any, alpha: float):
     """The kernel's pieces: q (n, k) and w_ij = (1 + ||z_i - mu_j||^2 / alpha)^-1."""
     xp = namespace(z, mu)
-    d2 = _squared_distances(z, mu)
+    d2 = squared_distances(z, mu)
     # log-space: for far points every (1 + d2/alpha)^(-(alpha+1)/2) underflows,
     # but their ratios, which is all q is, stay well defined.
     log_u = -0.5 * (alpha + 1.0) * xp.log1p(d2 / alpha)
@@ -68,7 +79,7 @@ def _kernel(z: Any, mu: Any, alpha: float):
     return q, w
 
 
-def soft_assignment(z: Any, mu: Any, alpha: float = 1.0) -> Any:
+def soft_assignment(z: Any, mu: Any, alpha: float = 1.0, *, check: bool = True) -> Any:
     """Soft assignment of embedded points to cluster centres (paper eq. 1).
 
     .. math::
@@ -87,17 +98,22 @@ def soft_assignment(z: Any, mu: Any, alpha: float = 1.0) -> Any:
         Cluster centres mu_j.
     alpha : float
         Degrees of freedom α > 0 (paper: 1).
+    check : bool
+        Validate the inputs. Training passes False: each check costs a device
+        sync, and a diverged run must reach the loss check that names it as
+        such, not fail here as "z contains NaN".
 
     Returns
     -------
     q : array, shape (n, k)
         Rows sum to 1.
     """
-    _check_z_mu(z, mu, alpha)
+    if check:
+        _check_z_mu(z, mu, alpha)
     return _kernel(z, mu, alpha)[0]
 
 
-def target_distribution(q: Any, balance: float = 1.0) -> Any:
+def target_distribution(q: Any, balance: float = 1.0, *, check: bool = True) -> Any:
     """Sharpened target distribution (paper eq. 3, with the frequency to a power).
 
     .. math::
@@ -118,19 +134,17 @@ def target_distribution(q: Any, balance: float = 1.0) -> Any:
         Soft assignments (non-negative rows).
     balance : float
         β >= 0, the power of the soft frequency f_j.
+    check : bool
+        Validate the inputs (see :func:`soft_assignment`).
 
     Returns
     -------
     p : array, shape (n, k)
         Rows sum to 1.
     """
-    _check_distribution(q, "q")
-    check_scalar(balance, "balance", low=0.0)
-    return _target(q, balance)
-
-
-def _target(q: Any, balance: float = 1.0) -> Any:
-    """Unchecked :func:`target_distribution` for the training loop."""
+    if check:
+        _check_distribution(q, "q")
+        check_scalar(balance, "balance", low=0.0)
     xp = namespace(q)
     # A cluster nobody belongs to has f_j -> 0; its q_ij^2 is then 0 too, and the
     # floors keep 0/0 out of the result (f_j^β can underflow where f_j does not).
@@ -143,7 +157,7 @@ def _target(q: Any, balance: float = 1.0) -> Any:
     return weight / xp.maximum(xp.sum(weight, axis=1, keepdims=True), tiny)
 
 
-def kl_divergence(p: Any, q: Any) -> float:
+def kl_divergence(p: Any, q: Any, *, check: bool = True) -> float:
     """KL divergence between target and soft assignment (paper eq. 2).
 
     .. math:: L = \\mathrm{KL}(P \\Vert Q) = \\sum_i \\sum_j p_{ij} \\log \\frac{p_{ij}}{q_{ij}}
@@ -153,17 +167,20 @@ def kl_divergence(p: Any, q: Any) -> float:
     Parameters
     ----------
     p, q : array, shape (n, k)
+    check : bool
+        Validate the inputs (see :func:`soft_assignment`).
 
     Returns
     -------
     L : float
     """
-    _check_distribution(p, "p")
-    _check_distribution(q, "q")
-    if tuple(p.shape) != tuple(q.shape):
-        raise ValueError(
-            f"p and q must have the same shape, got {tuple(p.shape)} and {tuple(q.shape)}"
-        )
+    if check:
+        _check_distribution(p, "p")
+        _check_distribution(q, "q")
+        if tuple(p.shape) != tuple(q.shape):
+            raise ValueError(
+                f"p and q must have the same shape, got {tuple(p.shape)} and {tuple(q.shape)}"
+            )
     return float(_kl(p, q))
 
 
@@ -191,7 +208,7 @@ def mean_kl(q: Any) -> float:
         ``kl_divergence(target_distribution(q), q) / n``.
     """
     _check_distribution(q, "q")
-    return float(_kl(_target(q), q)) / q.shape[0]
+    return float(_kl(target_distribution(q, check=False), q)) / q.shape[0]
 
 
 def _kl(p: Any, q: Any) -> Any:
@@ -205,7 +222,7 @@ def _kl(p: Any, q: Any) -> Any:
     return xp.sum(terms)
 
 
-def kl_gradients(z: Any, mu: Any, p: Any, alpha: float = 1.0):
+def kl_gradients(z: Any, mu: Any, p: Any, alpha: float = 1.0, *, check: bool = True):
     """Gradients of L = KL(P || Q) with the target P held fixed (paper eqs. 4-5).
 
     .. math::
@@ -224,16 +241,20 @@ def kl_gradients(z: Any, mu: Any, p: Any, alpha: float = 1.0):
     p : array, shape (n, k)
         Target distribution; each row must sum to 1 (the derivation uses it).
     alpha : float
+    check : bool
+        Validate the inputs (see :func:`soft_assignment`).
 
     Returns
     -------
     dL_dz : array, shape (n, d)
     dL_dmu : array, shape (k, d)
     """
-    _check_z_mu(z, mu, alpha)
-    _check_distribution(p, "p")
-    _check_nk(p, "p", z, mu)
-    return _kl_gradients(z, mu, p, alpha)[:2]
+    if check:
+        _check_z_mu(z, mu, alpha)
+        _check_distribution(p, "p")
+        _check_nk(p, "p", z, mu)
+    q, w = _kernel(z, mu, alpha)
+    return _kernel_backward(q - p, w, z, mu, alpha)
 
 
 def soft_assignment_backward(dq: Any, z: Any, mu: Any, alpha: float = 1.0):
@@ -283,10 +304,3 @@ def _kernel_backward(r: Any, w: Any, z: Any, mu: Any, alpha: float):
     dz = c @ mu - z * xp.sum(c, axis=1, keepdims=True)
     dmu = c.T @ z - mu * xp.expand_dims(xp.sum(c, axis=0), axis=1)
     return dz, dmu
-
-
-def _kl_gradients(z: Any, mu: Any, p: Any, alpha: float):
-    """Unchecked :func:`kl_gradients` for the training loop; also returns q."""
-    q, w = _kernel(z, mu, alpha)
-    dz, dmu = _kernel_backward(q - p, w, z, mu, alpha)
-    return dz, dmu, q

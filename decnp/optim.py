@@ -47,8 +47,7 @@ class SGD:
     """Stochastic gradient descent with momentum and a step schedule (the paper's).
 
     .. math::
-        v \\leftarrow m_t v - \\eta_t c \\, g, \\qquad \\theta \\leftarrow \\theta + v,
-        \\qquad m_t = m \\min(1, t / T)
+        v \\leftarrow m v - \\eta_t g, \\qquad \\theta \\leftarrow \\theta + v
 
     Parameters
     ----------
@@ -62,12 +61,6 @@ class SGD:
         s, iterations between learning-rate drops (paper: 20,000); None keeps η fixed.
     gamma : float
         γ, the factor of each drop (paper: 0.1).
-    momentum_burnin : int
-        T, steps over which the momentum ramps linearly from 0 up to m (0: m from
-        the first step, as the paper says; the authors' Caffe code uses 1,000).
-    lr_mult : list of float or None
-        c, one learning-rate multiplier per parameter (Caffe's ``blobs_lr``; the
-        authors' code gives biases 2); None is 1 for all.
     """
 
     def __init__(
@@ -77,22 +70,10 @@ class SGD:
         momentum: float = 0.9,
         lr_step: int | None = None,
         gamma: float = 0.1,
-        momentum_burnin: int = 0,
-        lr_mult: list[float] | None = None,
     ) -> None:
         self.params = params
         self.schedule = StepSchedule(lr, lr_step, gamma)
         self.momentum = check_scalar(momentum, "momentum", low=0.0, high=1.0, high_inclusive=False)
-        self.momentum_burnin = check_scalar(momentum_burnin, "momentum_burnin", integer=True, low=0)
-        if lr_mult is None:
-            lr_mult = [1.0] * len(params)
-        if not isinstance(lr_mult, (list, tuple)):
-            raise TypeError(f"lr_mult must be a list of floats or None, got {lr_mult!r}")
-        if len(lr_mult) != len(params):
-            raise ValueError(
-                f"lr_mult must have one entry per parameter ({len(params)}), got {len(lr_mult)}"
-            )
-        self.lr_mult = [check_scalar(c, "lr_mult entries", low=0.0) for c in lr_mult]
         self.t = 0
         self.velocity = [namespace(p).zeros_like(p) for p in params]
         self._scratch: list[Any] = [None] * len(params)
@@ -100,12 +81,6 @@ class SGD:
     def current_lr(self) -> float:
         """η_t for the next step."""
         return self.schedule(self.t)
-
-    def current_momentum(self) -> float:
-        """m_t for the next step."""
-        if self.t >= self.momentum_burnin:
-            return self.momentum
-        return self.momentum * (self.t / self.momentum_burnin)
 
     def step(self, grads: list[Any]) -> None:
         """Apply one update with gradients aligned with ``params``."""
@@ -116,8 +91,8 @@ class SGD:
     def update(self, i: int, grad: Any) -> None:
         """Update ``params[i]`` alone with its gradient (call :meth:`tick` after a full step)."""
         v = self.velocity[i]
-        v *= self.current_momentum()
-        v -= (self.current_lr() * self.lr_mult[i]) * grad
+        v *= self.momentum
+        v -= self.current_lr() * grad
         self.params[i] += v
 
     def update_dense(self, i: int, x: Any, dy: Any) -> None:
@@ -126,20 +101,20 @@ class SGD:
 
         The weight gradient x^T dy goes into a scratch buffer kept from step to
         step, and every update below is in place: the hot loop allocates no
-        weight-sized array. (Folding the product into the velocity with BLAS
-        ``gemm``'s beta argument saves two passes, but only SciPy exposes it, and
-        SciPy's BLAS runs a second thread pool beside NumPy's that fights it for
-        the cores: three times slower on two threads.)
+        weight-sized array. The product is not folded into the velocity with BLAS
+        ``gemm``'s beta argument: only SciPy exposes it, and its BLAS runs a second
+        thread pool beside NumPy's that competes for the cores (docs/experiments.md,
+        section 7).
         """
         w = self.params[i]
         if self._scratch[i] is None:
             self._scratch[i] = namespace(w).empty_like(w)
         g = matmul(x.T, dy, out=self._scratch[i])
-        # Not through blockwise as Adam is: cache-blocking these three passes saved
-        # 13% of a step on one thread but nothing on two (see the README, Speed).
-        g *= self.current_lr() * self.lr_mult[i]
+        # Not through blockwise as Adam is: cache-blocking these three passes does not
+        # pay on two threads (docs/experiments.md, section 7).
+        g *= self.current_lr()
         v = self.velocity[i]
-        v *= self.current_momentum()
+        v *= self.momentum
         v -= g
         w += v
         self.update(i + 1, namespace(dy).sum(dy, axis=0))

@@ -1,10 +1,13 @@
 """The schedule of autoencoder pretraining: iterations, learning rates, solver,
 input corruption and augmentation, as one validated object.
 
-:meth:`decnp.StackedAutoencoder.fit` takes these as keyword arguments and
-:class:`decnp.DEC` builds one from its ``pretrain_*`` parameters; both hand a
-:class:`PretrainSchedule` to the training loop rather than threading a dozen
-arguments through it.
+Its fields are parameters of :class:`decnp.StackedAutoencoder` (and, as
+``pretrain_*``, of :class:`decnp.DEC`, which passes them on).
+``StackedAutoencoder.fit`` gathers them into a :class:`PretrainSchedule`
+(:meth:`decnp.StackedAutoencoder.schedule`), which checks them together, makes
+each phase's solver and records them in checkpoints, rather than threading a
+dozen arguments through the training code. Users set the estimator's parameters;
+they need not build one themselves.
 """
 
 from __future__ import annotations
@@ -56,13 +59,6 @@ class PretrainSchedule:
         ``rotation``; None: square images.
     gamma : float
         Factor of each learning-rate drop.
-    momentum_burnin : int
-        SGD only: iterations at the start of every phase over which the
-        momentum ramps linearly from 0 up to ``momentum``. The paper does not
-        mention one (0); the authors' Caffe solver uses 1,000.
-    bias_lr_mult : float
-        SGD only: biases learn at this multiple of the learning rate. The paper
-        does not mention one (1); the authors' code uses 2.
     rotation : float
         Largest random rotation in degrees, in [0, 180], applied with ``shift``
         to the same minibatches (one bilinear resampling,
@@ -87,8 +83,6 @@ class PretrainSchedule:
     shift: int = 0
     image_shape: tuple[int, int] | None = None
     gamma: float = 0.1
-    momentum_burnin: int = 0
-    bias_lr_mult: float = 1.0
     rotation: float = 0.0
 
     def __post_init__(self) -> None:
@@ -96,19 +90,14 @@ class PretrainSchedule:
         check_scalar(self.finetune_iters, "finetune_iters", integer=True, low=0)
         check_scalar(self.batch_size, "batch_size", integer=True, low=1)
         check_choice(self.optimizer, "optimizer", OPTIMIZERS)
-        check_scalar(self.finetune_rate, "finetune_lr", low=0.0, low_inclusive=False)
+        check_scalar(self.lr, "lr", low=0.0, low_inclusive=False)
+        if self.finetune_lr is not None:
+            check_scalar(self.finetune_lr, "finetune_lr", low=0.0, low_inclusive=False)
         check_scalar(
             self.finetune_dropout, "finetune_dropout", low=0.0, high=1.0, high_inclusive=False
         )
         check_scalar(self.shift, "shift", integer=True, low=0)
         check_scalar(self.rotation, "rotation", low=0.0, high=180.0)
-        check_scalar(self.momentum_burnin, "momentum_burnin", integer=True, low=0)
-        check_scalar(self.bias_lr_mult, "bias_lr_mult", low=0.0, low_inclusive=False)
-        if self.optimizer == "adam" and (self.momentum_burnin != 0 or self.bias_lr_mult != 1.0):
-            raise ValueError(
-                "momentum_burnin and bias_lr_mult are SGD options; use optimizer='sgd' "
-                "or leave them at 0 and 1.0"
-            )
         self.make_optimizer([], self.lr)  # validates the solver's own arguments
 
     @property
@@ -125,11 +114,7 @@ class PretrainSchedule:
         """A fresh optimizer of this schedule for ``params`` starting at rate ``lr``."""
         if self.optimizer == "adam":
             return Adam(params, lr=lr, lr_step=self.lr_step, gamma=self.gamma)
-        # A network's params alternate weight, bias (Network.params).
-        lr_mult = [1.0 if j % 2 == 0 else self.bias_lr_mult for j in range(len(params))]
-        return SGD(
-            params, lr, self.momentum, self.lr_step, self.gamma, self.momentum_burnin, lr_mult
-        )
+        return SGD(params, lr, self.momentum, self.lr_step, self.gamma)
 
     def settings(self, image_shape: tuple[int, int] | None) -> list[Any]:
         """The fields as a checkpoint records them (``image_shape`` resolved, as a
@@ -147,7 +132,5 @@ class PretrainSchedule:
             self.finetune_dropout,
             self.shift,
             None if image_shape is None else list(image_shape),
-            self.momentum_burnin,
-            self.bias_lr_mult,
             self.rotation,
         ]

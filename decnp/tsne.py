@@ -27,13 +27,22 @@ import math
 from typing import Any
 
 from .backend import backend_of, namespace
-from .kmeans import _sq_distances
-from .objective import _kl, _squared_distances
+from .objective import kl_divergence, squared_distances
 from .validation import check_array, check_scalar
 
 #: The gains of the delta-bar-delta update never fall below this (scikit-learn's
 #: ``min_gain``), so no coordinate stops moving for good.
 _MIN_GAIN = 0.01
+
+
+def _expanded_sq_distances(A: Any, X: Any, x_sq: Any) -> Any:
+    """||a_m - x_i||^2 = ||a_m||^2 - 2 a_m.x_i + ||x_i||^2, shape (m, n), clamped at 0.
+
+    Rounding can make the expansion slightly negative for coincident points.
+    """
+    xp = namespace(A, X)
+    a_sq = xp.sum(A * A, axis=1, keepdims=True)
+    return xp.maximum(a_sq - 2.0 * (A @ X.T) + x_sq, 0.0)
 
 
 def _off_diagonal(n: int, xp: Any, device: Any) -> Any:
@@ -72,9 +81,9 @@ def _conditional_probabilities(X: Any, perplexity: float, tol: float, max_iter: 
     xp = namespace(X)
     n = X.shape[0]
     # Centring makes the expansion ||x||^2 - 2 x.x' + ||x'||^2 cancel less; the
-    # (n, n, D) difference array of objective._squared_distances is too big here.
+    # (n, n, D) difference array of objective.squared_distances is too big here.
     Xc = X - xp.mean(X, axis=0)
-    d2 = _sq_distances(Xc, Xc, xp.sum(Xc * Xc, axis=1))
+    d2 = _expanded_sq_distances(Xc, Xc, xp.sum(Xc * Xc, axis=1))
     off = _off_diagonal(n, xp, X.device)
     # p_{j|i} and H_i do not change when a constant is taken from row i of the
     # distances. Taking the nearest neighbour's keeps exp(-beta d2) of that
@@ -187,7 +196,7 @@ def _q_and_gradient(Y: Any, P: Any, off: Any):
     xp = namespace(Y, P)
     # d is 2 or 3, so the (n, n, d) differences of objective's helper are
     # affordable and exact (no cancellation, unlike the expansion).
-    w = xp.where(off, 1.0 / (1.0 + _squared_distances(Y, Y)), 0.0)
+    w = xp.where(off, 1.0 / (1.0 + squared_distances(Y, Y)), 0.0)
     q = w / xp.sum(w)
     c = (P - q) * w
     # sum_j c_ij (y_i - y_j) = y_i sum_j c_ij - (c Y)_i: one product, no (n, n, d) array.
@@ -236,7 +245,7 @@ def tsne_kl_gradient(Y: Any, P: Any):
     off = _off_diagonal(Y.shape[0], xp, Y.device)
     _check_joint(P, Y.shape[0], off)
     q, grad = _q_and_gradient(Y, P, off)
-    return float(_kl(P, q)), grad
+    return kl_divergence(P, q, check=False), grad
 
 
 def _check_learning_rate(learning_rate: Any, n: int, early_exaggeration: float) -> float:

@@ -5,6 +5,8 @@ trip, and bad input is refused with a message that names the argument."""
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import numpy as np
 import pytest
 
@@ -12,6 +14,7 @@ from decnp import NotFittedError, StackedAutoencoder
 from decnp.backend import Backend, to_numpy
 from decnp.datasets import scale_to_unit_energy
 from decnp.persistence import load_arrays
+from decnp.schedule import PretrainSchedule
 from decnp.training import TrainingDivergedError
 
 DIMS = (10, 8, 3)
@@ -33,7 +36,7 @@ def X():
 
 @pytest.fixture(scope="module")
 def fitted(X):
-    return StackedAutoencoder(dims=DIMS, random_state=0).fit(X, **FIT)
+    return StackedAutoencoder(dims=DIMS, random_state=0, **FIT).fit(X)
 
 
 def _strict_backend():
@@ -53,20 +56,37 @@ def _mse(model, X):
     return float(np.mean((model.reconstruct(X) - X) ** 2))
 
 
+def _log(model, phase):
+    """The (iteration, loss) pairs ``history_`` logged for ``phase``."""
+    return [(h["iteration"], h["loss"]) for h in model.history_ if h["phase"] == phase]
+
+
+def _pairs(model):
+    """The layer-wise phases ``history_`` logged, in order ("pair 1", "pair 2", ...)."""
+    return list(dict.fromkeys(h["phase"] for h in model.history_ if h["phase"] != "finetune"))
+
+
+def _layerwise(model):
+    """One (iteration, loss) log per layer pair, as the old ``history_["layerwise"]``."""
+    return [_log(model, phase) for phase in _pairs(model)]
+
+
 # ------------------------------------------------------------------ structure
 
 
 def test_fit_returns_self(X):
-    ae = StackedAutoencoder(dims=DIMS, random_state=0)
-    assert ae.fit(X, layerwise_iters=2, finetune_iters=2, verbose=False) is ae
+    ae = StackedAutoencoder(
+        dims=DIMS, random_state=0, layerwise_iters=2, finetune_iters=2, verbose=False
+    )
+    assert ae.fit(X) is ae
     assert ae.n_features_in_ == 10
 
 
 @pytest.mark.parametrize("dims", [(10, 3), (10, 8, 3), (10, 7, 6, 5, 2)])
 def test_network_shapes_follow_dims(X, dims):
-    ae = StackedAutoencoder(dims=dims, random_state=0).fit(
-        X, layerwise_iters=2, finetune_iters=2, verbose=False
-    )
+    ae = StackedAutoencoder(
+        dims=dims, random_state=0, layerwise_iters=2, finetune_iters=2, verbose=False
+    ).fit(X)
     L = len(dims) - 1
     assert ae.encoder_.dims == dims
     assert ae.decoder_.dims == dims[::-1]
@@ -75,7 +95,7 @@ def test_network_shapes_follow_dims(X, dims):
     # ReLU everywhere except the embedding and the reconstruction.
     assert ae.encoder_.activations == ["relu"] * (L - 1) + ["linear"]
     assert ae.decoder_.activations == ["relu"] * (L - 1) + ["linear"]
-    assert len(ae.history_["layerwise"]) == L
+    assert _pairs(ae) == [f"pair {i + 1}" for i in range(L)]
 
 
 def test_transform_and_reconstruct_match_hand_forward_pass(fitted, X):
@@ -105,9 +125,14 @@ def test_transform_shape_and_dtype(fitted, X):
             blocks[start : start + 7], fitted.transform(X[start : start + 7])
         )
     np.testing.assert_allclose(blocks, z, rtol=1e-5, atol=1e-6)
-    ae64 = StackedAutoencoder(dims=DIMS, dtype="float64", random_state=0).fit(
-        X, layerwise_iters=1, finetune_iters=1, verbose=False
-    )
+    ae64 = StackedAutoencoder(
+        dims=DIMS,
+        dtype="float64",
+        random_state=0,
+        layerwise_iters=1,
+        finetune_iters=1,
+        verbose=False,
+    ).fit(X)
     assert ae64.transform(X).dtype == np.float64
 
 
@@ -115,51 +140,72 @@ def test_transform_shape_and_dtype(fitted, X):
 
 
 def test_history_records_both_phases(fitted):
-    h = fitted.history_
-    assert len(h["layerwise"]) == 2
-    for log in h["layerwise"] + [h["finetune"]]:
+    assert all(set(h) == {"phase", "iteration", "loss"} for h in fitted.history_)
+    # The phases in the order they ran: pair 1, pair 2, then fine-tuning.
+    phases = [h["phase"] for h in fitted.history_]
+    assert list(dict.fromkeys(phases)) == ["pair 1", "pair 2", "finetune"]
+    layerwise = _layerwise(fitted)
+    assert len(layerwise) == 2
+    for log in layerwise + [_log(fitted, "finetune")]:
         iters = [t for t, _ in log]
         assert iters[0] == 0 and iters == sorted(set(iters))
         assert all(np.isfinite(loss) for _, loss in log)
-    assert [t for t, _ in h["layerwise"][0]][-1] == FIT["layerwise_iters"] - 1
-    assert [t for t, _ in h["finetune"]][-1] == FIT["finetune_iters"] - 1
-    assert set(h["seconds"]) == {"pair1", "pair2", "finetune"}
-    assert all(s >= 0 for s in h["seconds"].values())
+    assert [t for t, _ in layerwise[0]][-1] == FIT["layerwise_iters"] - 1
+    assert [t for t, _ in _log(fitted, "finetune")][-1] == FIT["finetune_iters"] - 1
+    assert set(fitted.seconds_) == {"pair1", "pair2", "finetune"}
+    assert all(s >= 0 for s in fitted.seconds_.values())
 
 
 def test_training_lowers_the_reconstruction_loss(fitted, X):
-    for log in fitted.history_["layerwise"] + [fitted.history_["finetune"]]:
+    logs = _layerwise(fitted) + [_log(fitted, "finetune")]
+    assert len(logs) == 3
+    for log in logs:
         assert log[-1][1] < 0.7 * log[0][1]
-    untrained = StackedAutoencoder(dims=DIMS, random_state=0).fit(
-        X, layerwise_iters=0, finetune_iters=0, verbose=False
-    )
+    untrained = StackedAutoencoder(
+        dims=DIMS, random_state=0, layerwise_iters=0, finetune_iters=0, verbose=False
+    ).fit(X)
     assert _mse(fitted, X) < 0.5 * _mse(untrained, X)
 
 
 def test_layerwise_iters_zero_skips_pretraining(X):
-    ae = StackedAutoencoder(dims=DIMS, random_state=0).fit(
-        X, layerwise_iters=0, finetune_iters=20, batch_size=32, verbose=False
-    )
-    assert ae.history_["layerwise"] == []
-    assert len(ae.history_["finetune"]) > 0
-    assert set(ae.history_["seconds"]) == {"finetune"}
+    ae = StackedAutoencoder(
+        dims=DIMS,
+        random_state=0,
+        layerwise_iters=0,
+        finetune_iters=20,
+        batch_size=32,
+        verbose=False,
+    ).fit(X)
+    assert _layerwise(ae) == []
+    assert len(_log(ae, "finetune")) > 0
+    assert set(ae.seconds_) == {"finetune"}
 
 
 def test_finetune_iters_zero_skips_finetuning(X):
-    ae = StackedAutoencoder(dims=DIMS, random_state=0).fit(
-        X, layerwise_iters=20, finetune_iters=0, batch_size=32, verbose=False
-    )
-    assert ae.history_["finetune"] == []
-    assert len(ae.history_["layerwise"]) == 2
-    assert set(ae.history_["seconds"]) == {"pair1", "pair2"}
+    ae = StackedAutoencoder(
+        dims=DIMS,
+        random_state=0,
+        layerwise_iters=20,
+        finetune_iters=0,
+        batch_size=32,
+        verbose=False,
+    ).fit(X)
+    assert _log(ae, "finetune") == []
+    assert len(_layerwise(ae)) == 2
+    assert set(ae.seconds_) == {"pair1", "pair2"}
 
 
 def test_no_training_leaves_initial_weights(X):
     Xw = np.tile(X, (1, 6))  # 60 features: enough weights to estimate their spread
-    ae = StackedAutoencoder(dims=(60, 40, 3), init_std=0.05, random_state=0).fit(
-        Xw, layerwise_iters=0, finetune_iters=0, verbose=False
-    )
-    assert ae.history_["layerwise"] == [] and ae.history_["finetune"] == []
+    ae = StackedAutoencoder(
+        dims=(60, 40, 3),
+        init_std=0.05,
+        random_state=0,
+        layerwise_iters=0,
+        finetune_iters=0,
+        verbose=False,
+    ).fit(Xw)
+    assert ae.history_ == []
     for net in (ae.encoder_, ae.decoder_):
         for w, b in net.weights:
             w, b = to_numpy(w), to_numpy(b)
@@ -171,9 +217,14 @@ def test_no_training_leaves_initial_weights(X):
 
 def test_fan_in_init_scales_each_layer_by_its_width(X, tmp_path):
     Xw = np.tile(X, (1, 6))
-    ae = StackedAutoencoder(dims=(60, 40, 3), init_std="fan_in", random_state=0).fit(
-        Xw, layerwise_iters=0, finetune_iters=0, verbose=False
-    )
+    ae = StackedAutoencoder(
+        dims=(60, 40, 3),
+        init_std="fan_in",
+        random_state=0,
+        layerwise_iters=0,
+        finetune_iters=0,
+        verbose=False,
+    ).fit(Xw)
     for net in (ae.encoder_, ae.decoder_):
         for w, b in net.weights:
             w, b = to_numpy(w), to_numpy(b)
@@ -186,20 +237,11 @@ def test_fan_in_init_scales_each_layer_by_its_width(X, tmp_path):
 
 
 def test_adam_optimizer_trains(X):
-    ae = StackedAutoencoder(dims=DIMS, random_state=0).fit(
-        X,
-        layerwise_iters=100,
-        finetune_iters=200,
-        batch_size=32,
-        lr=0.01,
-        optimizer="adam",
-        verbose=False,
-    )
-    log = ae.history_["finetune"]
+    kw = dict(layerwise_iters=100, finetune_iters=200, batch_size=32, lr=0.01, verbose=False)
+    ae = StackedAutoencoder(dims=DIMS, random_state=0, optimizer="adam", **kw).fit(X)
+    log = _log(ae, "finetune")
     assert log[-1][1] < 0.5 * log[0][1]
-    sgd = StackedAutoencoder(dims=DIMS, random_state=0).fit(
-        X, layerwise_iters=100, finetune_iters=200, batch_size=32, lr=0.01, verbose=False
-    )
+    sgd = StackedAutoencoder(dims=DIMS, random_state=0, **kw).fit(X)
     assert not np.array_equal(ae.transform(X), sgd.transform(X))
 
 
@@ -216,12 +258,12 @@ def test_finetune_dropout_corrupts_only_the_input(X, monkeypatch):
 
     monkeypatch.setattr(Network, "forward", spy)
     kw = dict(layerwise_iters=0, finetune_iters=20, batch_size=32, lr=0.01, verbose=False)
-    noisy = StackedAutoencoder(dims=DIMS, random_state=0).fit(X, finetune_dropout=0.3, **kw)
+    noisy = StackedAutoencoder(dims=DIMS, random_state=0, finetune_dropout=0.3, **kw).fit(X)
     n_layers = 2 * (len(DIMS) - 1)
     assert [0.3] + [0.0] * (n_layers - 1) in seen
     monkeypatch.undo()
-    again = StackedAutoencoder(dims=DIMS, random_state=0).fit(X, finetune_dropout=0.3, **kw)
-    clean = StackedAutoencoder(dims=DIMS, random_state=0).fit(X, **kw)
+    again = StackedAutoencoder(dims=DIMS, random_state=0, finetune_dropout=0.3, **kw).fit(X)
+    clean = StackedAutoencoder(dims=DIMS, random_state=0, **kw).fit(X)
     np.testing.assert_array_equal(noisy.transform(X), again.transform(X))
     assert not np.array_equal(noisy.transform(X), clean.transform(X))
 
@@ -231,30 +273,30 @@ def test_finetune_dropout_corrupts_only_the_input(X, monkeypatch):
 
 def test_same_seed_gives_bit_identical_weights(X):
     kw = dict(layerwise_iters=30, finetune_iters=30, batch_size=32, lr=0.02, verbose=False)
-    a = StackedAutoencoder(dims=DIMS, random_state=7).fit(X, **kw)
-    b = StackedAutoencoder(dims=DIMS, random_state=7).fit(X, **kw)
-    c = StackedAutoencoder(dims=DIMS, random_state=8).fit(X, **kw)
+    a = StackedAutoencoder(dims=DIMS, random_state=7, **kw).fit(X)
+    b = StackedAutoencoder(dims=DIMS, random_state=7, **kw).fit(X)
+    c = StackedAutoencoder(dims=DIMS, random_state=8, **kw).fit(X)
     for pa, pb in zip(
         _params(a.encoder_) + _params(a.decoder_), _params(b.encoder_) + _params(b.decoder_)
     ):
         np.testing.assert_array_equal(pa, pb)
-    assert a.history_["finetune"] == b.history_["finetune"]
+    assert len(_log(a, "finetune")) > 0
+    assert a.history_ == b.history_
     assert not np.array_equal(_params(a.encoder_)[0], _params(c.encoder_)[0])
 
 
 def test_numpy_and_strict_backends_agree(X):
     kw = dict(layerwise_iters=30, finetune_iters=30, batch_size=32, lr=0.02, verbose=False)
-    a = StackedAutoencoder(dims=DIMS, random_state=0).fit(X, **kw)
-    s = StackedAutoencoder(dims=DIMS, random_state=0, device=_strict_backend()).fit(X, **kw)
+    a = StackedAutoencoder(dims=DIMS, random_state=0, **kw).fit(X)
+    s = StackedAutoencoder(dims=DIMS, random_state=0, device=_strict_backend(), **kw).fit(X)
     for pa, ps in zip(_params(a.encoder_), _params(s.encoder_)):
         np.testing.assert_allclose(pa, ps, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(a.transform(X), s.transform(X), rtol=1e-4, atol=1e-5)
 
 
 def test_fit_runs_on_every_backend(backend, X):
-    ae = StackedAutoencoder(dims=DIMS, random_state=0, device=backend).fit(
-        X, layerwise_iters=30, finetune_iters=30, batch_size=32, lr=0.02, verbose=False
-    )
+    kw = dict(layerwise_iters=30, finetune_iters=30, batch_size=32, lr=0.02, verbose=False)
+    ae = StackedAutoencoder(dims=DIMS, random_state=0, device=backend, **kw).fit(X)
     z = ae.transform(X)
     assert isinstance(z, np.ndarray) and z.shape == (X.shape[0], 3)
     assert np.all(np.isfinite(z))
@@ -316,9 +358,9 @@ BAD_X = [
 
 @pytest.mark.parametrize("make, exc, message", BAD_X)
 def test_bad_X_is_refused(X, make, exc, message):
-    ae = StackedAutoencoder(dims=DIMS)
+    ae = StackedAutoencoder(dims=DIMS, layerwise_iters=1, finetune_iters=1, verbose=False)
     with pytest.raises(exc, match=message):
-        ae.fit(make(X), layerwise_iters=1, finetune_iters=1, verbose=False)
+        ae.fit(make(X))
     assert not hasattr(ae, "encoder_")
 
 
@@ -335,76 +377,28 @@ BAD_FIT = [
     (dict(finetune_dropout=1.0), ValueError, "finetune_dropout"),
     (dict(finetune_dropout=-0.2), ValueError, "finetune_dropout"),
     (dict(finetune_dropout="0.2"), TypeError, "finetune_dropout"),
-    (dict(momentum_burnin=-1), ValueError, "momentum_burnin"),
-    (dict(momentum_burnin=0.5), TypeError, "momentum_burnin"),
-    (dict(bias_lr_mult=0.0), ValueError, "bias_lr_mult"),
-    (dict(optimizer="adam", momentum_burnin=10), ValueError, "are SGD options"),
-    (dict(optimizer="adam", bias_lr_mult=2.0), ValueError, "are SGD options"),
 ]
 
 
 @pytest.mark.parametrize("kwargs, exc, message", BAD_FIT)
 def test_bad_fit_arguments_are_refused(X, kwargs, exc, message):
-    ae = StackedAutoencoder(dims=DIMS)
+    # Stored unchecked, as scikit-learn's estimators do; refused by fit.
+    ae = StackedAutoencoder(
+        dims=DIMS, **{"layerwise_iters": 1, "finetune_iters": 1, "verbose": False, **kwargs}
+    )
+    assert {name: getattr(ae, name) for name in kwargs} == kwargs
     with pytest.raises(exc, match=message):
-        ae.fit(X, **{"layerwise_iters": 1, "finetune_iters": 1, "verbose": False, **kwargs})
+        ae.fit(X)
     assert not hasattr(ae, "encoder_")
 
 
-def test_bias_lr_mult_doubles_the_first_bias_step_and_leaves_weights(X):
-    # From the same start and batch, step 1's gradients are equal, so with
-    # momentum 0 the weights move alike and the (zero-initialised) biases twice as far.
-    kw = dict(layerwise_iters=0, finetune_iters=1, batch_size=32, lr=0.05, momentum=0.0)
-    plain = StackedAutoencoder(dims=DIMS, random_state=0).fit(X, **kw, verbose=False)
-    double = StackedAutoencoder(dims=DIMS, random_state=0).fit(
-        X, **kw, bias_lr_mult=2.0, verbose=False
-    )
-    for (w1, b1), (w2, b2) in zip(
-        plain.encoder_.weights + plain.decoder_.weights,
-        double.encoder_.weights + double.decoder_.weights,
-    ):
-        np.testing.assert_array_equal(to_numpy(w2), to_numpy(w1))
-        assert np.any(to_numpy(b1) != 0)
-        np.testing.assert_allclose(to_numpy(b2), 2 * to_numpy(b1), rtol=1e-6, atol=0)
-
-
-def test_momentum_burnin_and_bias_lr_mult_reach_every_phase(X, monkeypatch):
-    import decnp.schedule as module  # where each phase's optimizer is made
-
-    made = []
-
-    class Recording(module.SGD):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            made.append(self)
-
-    monkeypatch.setattr(module, "SGD", Recording)
-    StackedAutoencoder(dims=DIMS, random_state=0).fit(
-        X, **{**FIT, "layerwise_iters": 3, "finetune_iters": 3}, momentum_burnin=7, bias_lr_mult=2.0
-    )
-    phases = [opt for opt in made if opt.params]  # the first validates arguments only
-    assert len(phases) == 3  # two pairs, then fine-tuning
-    for opt in phases:
-        assert opt.momentum_burnin == 7
-        assert opt.lr_mult == [1.0, 2.0] * (len(opt.params) // 2)
-        assert opt.t == 3
-
-
-def test_momentum_burnin_changes_training_and_is_reproducible(X):
-    kw = dict(FIT, layerwise_iters=0, finetune_iters=20)
-    plain = StackedAutoencoder(dims=DIMS, random_state=0).fit(X, **kw)
-    ramped = StackedAutoencoder(dims=DIMS, random_state=0).fit(X, **kw, momentum_burnin=10)
-    again = StackedAutoencoder(dims=DIMS, random_state=0).fit(X, **kw, momentum_burnin=10)
-    w = [to_numpy(m.encoder_.weights[0][0]) for m in (plain, ramped, again)]
-    assert not np.array_equal(w[0], w[1])
-    np.testing.assert_array_equal(w[1], w[2])
-
-
 def test_bad_finetune_lr_is_named(X):
+    ae = StackedAutoencoder(
+        dims=DIMS, layerwise_iters=1, finetune_iters=1, finetune_lr=0.0, verbose=False
+    )
     with pytest.raises(ValueError, match="finetune_lr"):
-        StackedAutoencoder(dims=DIMS).fit(
-            X, layerwise_iters=1, finetune_iters=1, finetune_lr=0.0, verbose=False
-        )
+        ae.fit(X)
+    assert not hasattr(ae, "encoder_")
 
 
 BAD_INIT = [
@@ -425,9 +419,10 @@ BAD_INIT = [
 
 @pytest.mark.parametrize("kwargs, exc, message", BAD_INIT)
 def test_bad_hyperparameters_are_refused(X, kwargs, exc, message):
-    ae = StackedAutoencoder(**{"dims": DIMS, **kwargs})
+    fit = dict(layerwise_iters=1, finetune_iters=1, verbose=False)
+    ae = StackedAutoencoder(**{"dims": DIMS, **fit, **kwargs})
     with pytest.raises(exc, match=message):
-        ae.fit(X, layerwise_iters=1, finetune_iters=1, verbose=False)
+        ae.fit(X)
     assert not hasattr(ae, "encoder_")
 
 
@@ -436,16 +431,17 @@ def test_bad_hyperparameters_are_refused(X, kwargs, exc, message):
     [((5, 0), "pretrain pair 1/2"), ((0, 5), "fine-tune")],
 )
 def test_divergence_raises_naming_the_phase(X, iters, phase):
-    ae = StackedAutoencoder(dims=DIMS, random_state=0)
+    ae = StackedAutoencoder(
+        dims=DIMS,
+        random_state=0,
+        layerwise_iters=iters[0],
+        finetune_iters=iters[1],
+        batch_size=32,
+        lr=1e6,
+        verbose=False,
+    )
     with np.errstate(all="ignore"), pytest.raises(TrainingDivergedError) as info:
-        ae.fit(
-            X * 100.0,
-            layerwise_iters=iters[0],
-            finetune_iters=iters[1],
-            batch_size=32,
-            lr=1e6,
-            verbose=False,
-        )
+        ae.fit(X * 100.0)
     assert phase in str(info.value)
     assert "iteration" in str(info.value)
     assert isinstance(info.value, FloatingPointError)
@@ -454,7 +450,7 @@ def test_divergence_raises_naming_the_phase(X, iters, phase):
 def test_shift_reaches_only_the_phases_fed_the_data(X, monkeypatch):
     # Record the width of every batch pretraining shifts: only the first pair's
     # input and fine-tuning's are the data (rows of 10 = 2 x 5 images here).
-    import decnp.autoencoder as module
+    import decnp.pretraining as module
 
     widths = []
     shift = module.random_shift
@@ -465,13 +461,13 @@ def test_shift_reaches_only_the_phases_fed_the_data(X, monkeypatch):
 
     monkeypatch.setattr(module, "random_shift", spy)
     kw = dict(layerwise_iters=7, finetune_iters=5, batch_size=32, lr=0.01, verbose=False)
-    shifted = StackedAutoencoder(dims=DIMS, random_state=0).fit(
-        X, shift=1, image_shape=(2, 5), **kw
+    shifted = StackedAutoencoder(dims=DIMS, random_state=0, shift=1, image_shape=(2, 5), **kw).fit(
+        X
     )
     assert widths == [10] * (7 + 5)
     monkeypatch.undo()
-    again = StackedAutoencoder(dims=DIMS, random_state=0).fit(X, shift=1, image_shape=(2, 5), **kw)
-    plain = StackedAutoencoder(dims=DIMS, random_state=0).fit(X, **kw)
+    again = StackedAutoencoder(dims=DIMS, random_state=0, shift=1, image_shape=(2, 5), **kw).fit(X)
+    plain = StackedAutoencoder(dims=DIMS, random_state=0, **kw).fit(X)
     np.testing.assert_array_equal(shifted.transform(X), again.transform(X))
     assert not np.array_equal(shifted.transform(X), plain.transform(X))
 
@@ -479,19 +475,56 @@ def test_shift_reaches_only_the_phases_fed_the_data(X, monkeypatch):
 def test_shift_needs_an_image_shape_that_fits(X):
     kw = dict(layerwise_iters=1, finetune_iters=1, verbose=False)
     with pytest.raises(ValueError, match="not a square image"):
-        StackedAutoencoder(dims=DIMS, random_state=0).fit(X, shift=1, **kw)
+        StackedAutoencoder(dims=DIMS, random_state=0, shift=1, **kw).fit(X)
     with pytest.raises(ValueError, match="image_shape must be"):
-        StackedAutoencoder(dims=DIMS, random_state=0).fit(X, shift=1, image_shape=(3, 3), **kw)
+        StackedAutoencoder(dims=DIMS, random_state=0, shift=1, image_shape=(3, 3), **kw).fit(X)
     with pytest.raises(ValueError, match="shift"):
-        StackedAutoencoder(dims=DIMS, random_state=0).fit(X, shift=-1, **kw)
+        StackedAutoencoder(dims=DIMS, random_state=0, shift=-1, **kw).fit(X)
 
 
 def test_fit_takes_a_list_of_rows_with_shifts():
     # Rows as nested lists (4 x 4 images): validated before their width is read.
     rows = np.random.default_rng(0).random((40, 16)).astype(np.float32)
     fit = dict(layerwise_iters=5, finetune_iters=5, batch_size=8, shift=1, verbose=False)
-    from_list = StackedAutoencoder((16, 4), random_state=0).fit(rows.tolist(), **fit)
-    from_array = StackedAutoencoder((16, 4), random_state=0).fit(rows, **fit)
+    from_list = StackedAutoencoder((16, 4), random_state=0, **fit).fit(rows.tolist())
+    from_array = StackedAutoencoder((16, 4), random_state=0, **fit).fit(rows)
     np.testing.assert_array_equal(from_list.transform(rows), from_array.transform(rows))
     with pytest.raises(ValueError, match="X must be 2-D"):
-        StackedAutoencoder((16, 4)).fit([1.0, 2.0], **fit)
+        StackedAutoencoder((16, 4), **fit).fit([1.0, 2.0])
+
+
+# ------------------------------------------------------------- scikit-learn
+
+
+def test_schedule_parameters_follow_sklearns_protocol(X):
+    base = pytest.importorskip("sklearn.base")
+    kw = dict(
+        layerwise_iters=3,
+        finetune_iters=4,
+        batch_size=16,
+        lr=0.02,
+        lr_step=None,
+        momentum=0.5,
+        finetune_lr=0.01,
+        finetune_dropout=0.1,
+        gamma=0.5,
+        verbose=False,
+        checkpoint_every=7,
+    )
+    ae = StackedAutoencoder(dims=DIMS, random_state=0, **kw)
+    params = ae.get_params()
+    # Every field of the schedule is a parameter, stored as given.
+    assert {f.name for f in fields(PretrainSchedule)} <= set(params)
+    assert {name: params[name] for name in kw} == kw
+    copy = base.clone(ae)
+    assert copy is not ae
+    assert copy.get_params() == params
+    # The clone trains as the original does; set_params(lr=...) makes it train otherwise.
+    ae.fit(X)
+    for a, b in zip(_params(ae.network()), _params(copy.fit(X).network()), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert copy.set_params(lr=0.2) is copy and copy.get_params()["lr"] == 0.2
+    copy.fit(X)
+    assert len(_pairs(copy)) == 2 and len(_log(copy, "finetune")) > 0
+    for a, b in zip(_params(ae.network()), _params(copy.network()), strict=True):
+        assert not np.array_equal(a, b)

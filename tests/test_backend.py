@@ -281,10 +281,10 @@ def test_backend_random_shares_generator():
     assert get_backend("cpu").random(gen).generator is gen
 
 
-def test_host_dtype():
+def testhost_dtype():
     strict = _strict_backend()
-    assert bk._host_dtype(np.float32) == np.dtype("float32")
-    assert bk._host_dtype(strict.xp.float64) == np.dtype("float64")
+    assert bk.host_dtype(np.float32) == np.dtype("float32")
+    assert bk.host_dtype(strict.xp.float64) == np.dtype("float64")
 
 
 # ------------------------------------------------------------------ check_random_state

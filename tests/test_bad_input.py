@@ -92,40 +92,40 @@ CASES = [
     # StackedAutoencoder
     (
         "AE width",
-        lambda: StackedAutoencoder((5, 2)).fit(
-            X, layerwise_iters=1, finetune_iters=1, verbose=False
+        lambda: StackedAutoencoder((5, 2), layerwise_iters=1, finetune_iters=1, verbose=False).fit(
+            X
         ),
         ValueError,
         "X must have 5 features",
     ),
     (
         "AE iters",
-        lambda: StackedAutoencoder((6, 2)).fit(
-            X, layerwise_iters=-1, finetune_iters=1, verbose=False
+        lambda: StackedAutoencoder((6, 2), layerwise_iters=-1, finetune_iters=1, verbose=False).fit(
+            X
         ),
         ValueError,
         "layerwise_iters",
     ),
     (
         "AE lr",
-        lambda: StackedAutoencoder((6, 2)).fit(
-            X, layerwise_iters=1, finetune_iters=1, lr=0, verbose=False
-        ),
+        lambda: StackedAutoencoder(
+            (6, 2), layerwise_iters=1, finetune_iters=1, lr=0, verbose=False
+        ).fit(X),
         ValueError,
         "lr",
     ),
     (
         "AE optimizer",
-        lambda: StackedAutoencoder((6, 2)).fit(
-            X, layerwise_iters=1, finetune_iters=1, optimizer="rmsprop", verbose=False
-        ),
+        lambda: StackedAutoencoder(
+            (6, 2), layerwise_iters=1, finetune_iters=1, optimizer="rmsprop", verbose=False
+        ).fit(X),
         ValueError,
         "optimizer",
     ),
     (
         "AE device",
-        lambda: StackedAutoencoder((6, 2), device="gpu").fit(
-            X, layerwise_iters=1, finetune_iters=1
+        lambda: StackedAutoencoder((6, 2), device="gpu", layerwise_iters=1, finetune_iters=1).fit(
+            X
         ),
         ValueError,
         "device",

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 from conftest import fail_at
 
-import decnp.autoencoder as autoencoder_module
 import decnp.dec as dec_module
+import decnp.steps as steps_module
 from decnp import DEC, StackedAutoencoder
 from decnp.checkpoint import settings_changed
 from decnp.persistence import ModelFileError, file_kind
+from decnp.pretraining import Pretraining
 
 KW = dict(
     n_clusters=3,
@@ -56,7 +57,7 @@ def test_a_pretraining_checkpoint_is_checked_against_decs_settings(X, tmp_path, 
     # Stopped in fine-tuning: the file is the autoencoder's own checkpoint.
     path = tmp_path / "c.npz"
     calls = {"n": 0}
-    original = StackedAutoencoder._save
+    original = Pretraining.save
 
     def stop_after_first_save(self, *args):
         original(self, *args)
@@ -64,7 +65,7 @@ def test_a_pretraining_checkpoint_is_checked_against_decs_settings(X, tmp_path, 
         raise KeyboardInterrupt
 
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(StackedAutoencoder, "_save", stop_after_first_save)
+        m.setattr(Pretraining, "save", stop_after_first_save)
         with pytest.raises(KeyboardInterrupt):
             DEC(checkpoint=path, **KW).fit(X)
     assert calls["n"] == 1 and file_kind(path) == "StackedAutoencoder-checkpoint"
@@ -91,8 +92,8 @@ def test_a_numpy_integer_seed_is_checked_too(X, tmp_path):
 
 
 def _autoencoder(X, seed: int) -> StackedAutoencoder:
-    ae = StackedAutoencoder((6, 8, 2), random_state=seed)
-    return ae.fit(X, layerwise_iters=10, finetune_iters=10, batch_size=32, verbose=False)
+    fit = dict(layerwise_iters=10, finetune_iters=10, batch_size=32, verbose=False)
+    return StackedAutoencoder((6, 8, 2), random_state=seed, **fit).fit(X)
 
 
 def test_a_checkpoint_from_a_given_autoencoder_is_refused_without_it(X, tmp_path):
@@ -133,12 +134,12 @@ def test_a_checkpoint_from_other_data_of_the_same_shape_is_refused(X, tmp_path):
         DEC(checkpoint=path, **KW).fit(other, resume=True)
     ae_path = tmp_path / "ae.npz"
     fit = dict(layerwise_iters=10, finetune_iters=10, batch_size=32, verbose=False)
-    ae = StackedAutoencoder((6, 8, 2), random_state=0)
+    ae = StackedAutoencoder((6, 8, 2), random_state=0, checkpoint=ae_path, **fit)
     with pytest.MonkeyPatch.context() as m:
-        fail_at(m, autoencoder_module, "mse_loss", 5)
+        fail_at(m, steps_module, "mse_loss", 5)
         with pytest.raises(KeyboardInterrupt):
-            ae.fit(X, checkpoint=ae_path, **fit)
+            ae.fit(X)
     with pytest.raises(ModelFileError, match=r"other settings \(data\)"):
-        StackedAutoencoder((6, 8, 2), random_state=0).fit(
-            other, checkpoint=ae_path, resume=True, **fit
+        StackedAutoencoder((6, 8, 2), random_state=0, checkpoint=ae_path, **fit).fit(
+            other, resume=True
         )

@@ -340,7 +340,9 @@ def test_predict_bad_inputs(tmp_path, capsys):
     corrupt = tmp_path / "corrupt.npz"
     corrupt.write_bytes(b"PK\x03\x04 definitely not a model")
     autoencoder = tmp_path / "ae.npz"
-    StackedAutoencoder(dims=(10, 2)).fit(np.ones((8, 10)), 1, 1, verbose=False).save(autoencoder)
+    StackedAutoencoder(dims=(10, 2), layerwise_iters=1, finetune_iters=1, verbose=False).fit(
+        np.ones((8, 10))
+    ).save(autoencoder)
     missing = tmp_path / "missing.npz"
     give = "give the OUT/model.npz of decnp fit"
     for model, problem in [
@@ -528,11 +530,11 @@ def test_python_m_decnp_help():
 def test_ctrl_c_then_resume_gives_the_uninterrupted_labels(tmp_path, capsys, monkeypatch):
     import signal
 
-    import decnp.dec
+    import decnp.steps
 
     code, _, out_ref, data, _, _ = _fit(tmp_path, 10, capsys, name="reference")
     assert code == 0
-    original = decnp.dec._kl_gradients
+    original = decnp.steps.kl_gradients
     count = {"n": 0}
 
     def ctrl_c_once(*args, **kwargs):
@@ -544,7 +546,7 @@ def test_ctrl_c_then_resume_gives_the_uninterrupted_labels(tmp_path, capsys, mon
     out = tmp_path / "interrupted"
     argv = ["fit", "--data", str(data), "--clusters", "4", "--seed", "0", "--out", str(out)]
     with monkeypatch.context() as m:
-        m.setattr(decnp.dec, "_kl_gradients", ctrl_c_once)
+        m.setattr(decnp.steps, "kl_gradients", ctrl_c_once)
         assert main(argv + ["--quiet"]) == 130
     assert "--resume" in capsys.readouterr().err
     assert (out / "checkpoint.npz").exists()

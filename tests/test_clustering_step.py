@@ -21,16 +21,18 @@ def setup():
     rng = np.random.default_rng(1)
     y = np.repeat(np.arange(K), N_PER)
     X = rng.normal(size=(K, D))[y] + rng.normal(size=(K * N_PER, D))  # overlapping blobs
-    ae = StackedAutoencoder((D, 16, 2), dtype="float64", init_std="fan_in", random_state=0)
-    ae.fit(
-        X,
+    ae = StackedAutoencoder(
+        (D, 16, 2),
+        dtype="float64",
+        init_std="fan_in",
+        random_state=0,
         layerwise_iters=100,
         finetune_iters=200,
         batch_size=32,
         optimizer="adam",
         lr=0.01,
         verbose=False,
-    )
+    ).fit(X)
     return X, y, ae
 
 

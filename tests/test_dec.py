@@ -218,9 +218,15 @@ def test_backprop_true_changes_the_encoder(data):
 def pretrained(data):
     X, _ = data
     Xs = scale_to_unit_energy(X)
-    return StackedAutoencoder(dims=(10, 8, 2), random_state=1).fit(
-        Xs, layerwise_iters=50, finetune_iters=100, batch_size=32, lr=0.01, verbose=False
-    )
+    return StackedAutoencoder(
+        dims=(10, 8, 2),
+        random_state=1,
+        layerwise_iters=50,
+        finetune_iters=100,
+        batch_size=32,
+        lr=0.01,
+        verbose=False,
+    ).fit(Xs)
 
 
 def test_given_autoencoder_is_used_and_not_modified(pretrained, data):
@@ -399,9 +405,6 @@ def test_bad_parameters_are_refused(data, kwargs, exc, message):
         (dict(pretrain_shift=-1), "pretrain_shift"),
         (dict(pretrain_shift=1), "needs square images, but X has 10 features"),
         (dict(pretrain_optimizer="rmsprop"), "pretrain_optimizer"),
-        (dict(pretrain_momentum_burnin=-1), "pretrain_momentum_burnin"),
-        (dict(pretrain_bias_lr_mult=-2.0), "pretrain_bias_lr_mult"),
-        (dict(pretrain_bias_lr_mult=2.0), "are SGD options; use pretrain_optimizer='sgd'"),
         (dict(hidden_dims=(8, 0)), "hidden_dims"),
         (dict(init_std="uniform"), "init_std"),
         (dict(init_std=-0.01), "init_std"),
@@ -476,19 +479,6 @@ def test_pretrain_shift_reaches_pretraining():
     assert not np.array_equal(w_shifted, plain.autoencoder_.encoder_.weights[0][0])
     np.testing.assert_array_equal(
         w_shifted, DEC(**kw, pretrain_shift=1).fit(X).autoencoder_.encoder_.weights[0][0]
-    )
-
-
-def test_authors_solver_options_reach_pretraining(data):
-    X, _ = data
-    kw = dict(n_clusters=K, **{**TINY, "pretrain_optimizer": "sgd"}, random_state=0)
-    authors = dict(pretrain_momentum_burnin=10, pretrain_bias_lr_mult=2.0)
-    model = DEC(**kw, **authors).fit(X)
-    assert {k: model.get_params()[k] for k in authors} == authors
-    w = model.autoencoder_.encoder_.weights[0][0]
-    assert not np.array_equal(w, DEC(**kw).fit(X).autoencoder_.encoder_.weights[0][0])
-    np.testing.assert_array_equal(
-        w, DEC(**kw, **authors).fit(X).autoencoder_.encoder_.weights[0][0]
     )
 
 

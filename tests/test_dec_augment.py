@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 import decnp.augment as augment_module
-import decnp.autoencoder as autoencoder_module
-import decnp.dec as dec_module
+import decnp.pretraining as pretraining_module
 from decnp import DEC
 from decnp.augment import Augmentation
 from decnp.backend import to_numpy
+from decnp.network import Network
 from decnp.training import Rows
 
 SIDE = 6
@@ -62,7 +62,7 @@ def _count_calls(monkeypatch, module, name: str) -> dict:
 
 def test_augmentation_reaches_pretraining_and_every_clustering_step(monkeypatch):
     X, _ = _bars()
-    pretrain = _count_calls(monkeypatch, autoencoder_module, "random_augment")
+    pretrain = _count_calls(monkeypatch, pretraining_module, "random_augment")
     cluster = _count_calls(monkeypatch, augment_module, "random_augment")
     model = DEC(augment=AUGMENT, **KW).fit(X)
     # Pair 1 (fed the pixels) and fine-tuning; pair 2 reads the hidden code.
@@ -107,14 +107,14 @@ def test_the_target_comes_from_the_clean_data(monkeypatch):
     # them must read the clean rows.
     X, _ = _bars()
     seen = []
-    original = dec_module._forward_in_batches
+    original = Network.forward_in_blocks
 
     def spy(net, data, *args):
         rows = data if isinstance(data, Rows) else Rows.of(data)
         seen.append(to_numpy(rows.block(0, rows.shape[0])))
         return original(net, data, *args)
 
-    monkeypatch.setattr(dec_module, "_forward_in_batches", spy)
+    monkeypatch.setattr(Network, "forward_in_blocks", spy)
     model = DEC(augment=AUGMENT, **{**KW, "pretrain_iters": 0, "finetune_iters": 0}).fit(X)
     # The embedding for k-means, then one pass per later target update.
     assert len(seen) == 1 + len(model.history_) - 1

@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 from conftest import SMALL_DEC, fail_at
 
-import decnp.autoencoder as autoencoder_module
-import decnp.dec as dec_module
+import decnp.steps as steps_module
 from decnp import DEC, StackedAutoencoder
 from decnp.backend import Backend
 
@@ -70,10 +69,10 @@ def _host(arrays) -> list[np.ndarray]:
 
 # Ctrl-C at iteration 20 of a run that checkpoints every 10: the uninterrupted run
 # also wrote (and re-seeded at) that checkpoint. mse_loss: pairs of 20 calls, then
-# fine-tuning; _kl_gradients: one call per clustering step.
+# fine-tuning; kl_gradients: one call per clustering step.
 @pytest.mark.parametrize(
     "module, name, call",
-    [(autoencoder_module, "mse_loss", 50), (dec_module, "_kl_gradients", 20)],
+    [(steps_module, "mse_loss", 50), (steps_module, "kl_gradients", 20)],
     ids=["pretraining", "clustering"],
 )
 def test_dec_resumes_exactly_with_a_device_generator(
@@ -97,18 +96,20 @@ def test_dec_resumes_exactly_with_a_device_generator(
 def test_autoencoder_resumes_exactly_with_a_device_generator(X, tmp_path, monkeypatch, device):
     backend, _ = device
     fit = dict(AE_FIT, checkpoint_every=10)
-    ref = StackedAutoencoder((12, 8, 2), device=backend, random_state=3)
-    ref.fit(X, checkpoint=tmp_path / "ref.npz", **fit)
+    ref = StackedAutoencoder(
+        (12, 8, 2), device=backend, random_state=3, checkpoint=tmp_path / "ref.npz", **fit
+    )
+    ref.fit(X)
     path = tmp_path / "run.npz"
     with monkeypatch.context() as m:
-        fail_at(m, autoencoder_module, "mse_loss", 30)  # pair 2, after its 10th step
+        fail_at(m, steps_module, "mse_loss", 30)  # pair 2, after its 10th step
         with pytest.raises(KeyboardInterrupt):
-            StackedAutoencoder((12, 8, 2), device=backend, random_state=3).fit(
-                X, checkpoint=path, **fit
-            )
-    resumed = StackedAutoencoder((12, 8, 2), device=backend, random_state=3)
-    resumed.fit(X, checkpoint=path, resume=True, **fit)
-    for a, b in zip(_host(resumed.params_()), _host(ref.params_())):
+            StackedAutoencoder(
+                (12, 8, 2), device=backend, random_state=3, checkpoint=path, **fit
+            ).fit(X)
+    resumed = StackedAutoencoder((12, 8, 2), device=backend, random_state=3, checkpoint=path, **fit)
+    resumed.fit(X, resume=True)
+    for a, b in zip(_host(resumed.network().params), _host(ref.network().params)):
         np.testing.assert_array_equal(a, b)
 
 

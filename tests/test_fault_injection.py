@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from conftest import SMALL_DEC, Crash, fail_at
 
-import decnp.autoencoder as autoencoder_module
 import decnp.dec as dec_module
+import decnp.steps as steps_module
 from decnp import DEC, NotFittedError
 from decnp.persistence import ModelFileError
 
@@ -34,15 +34,15 @@ FITTED = (
 
 
 # mse_loss: pairs of 20 calls (1-20, 21-40, 41-60), then fine-tuning (61-90);
-# _kl_gradients: one call per clustering step (40 steps).
+# kl_gradients: one call per clustering step (40 steps).
 CASES = {
-    "pair 1, mid-phase": (autoencoder_module, "mse_loss", 15, "ctrl-c"),
-    "pair 2, at its start": (autoencoder_module, "mse_loss", 21, "crash"),
-    "fine-tuning, at its start": (autoencoder_module, "mse_loss", 61, "crash"),
-    "fine-tuning, mid-phase": (autoencoder_module, "mse_loss", 75, "ctrl-c"),
+    "pair 1, mid-phase": (steps_module, "mse_loss", 15, "ctrl-c"),
+    "pair 2, at its start": (steps_module, "mse_loss", 21, "crash"),
+    "fine-tuning, at its start": (steps_module, "mse_loss", 61, "crash"),
+    "fine-tuning, mid-phase": (steps_module, "mse_loss", 75, "ctrl-c"),
     "k-means": (dec_module, "kmeans", 1, "ctrl-c"),
-    "clustering, at its start": (dec_module, "_kl_gradients", 1, "crash"),
-    "clustering, mid-phase": (dec_module, "_kl_gradients", 23, "ctrl-c"),
+    "clustering, at its start": (steps_module, "kl_gradients", 1, "crash"),
+    "clustering, mid-phase": (steps_module, "kl_gradients", 23, "ctrl-c"),
 }
 
 

@@ -54,14 +54,14 @@ def _digest(path) -> str:
 
 
 def _params(model):
-    return [to_numpy(p) for p in model.params_()]
+    return [to_numpy(p) for p in model.network().params]
 
 
 def _assert_same_training(a, b):
     for pa, pb in zip(_params(a), _params(b)):
         np.testing.assert_array_equal(pa, pb)
-    assert a.history_["layerwise"] == b.history_["layerwise"]
-    assert a.history_["finetune"] == b.history_["finetune"]
+    assert len(a.history_) > 0
+    assert a.history_ == b.history_
 
 
 def _assert_same_autoencoder(a, b, X_a, X_b):
@@ -91,8 +91,8 @@ def X():
 
 def test_autoencoder_on_memmap_equals_in_memory(X, tmp_path):
     Xm = _memmap(tmp_path / "x.f32", X)
-    a = StackedAutoencoder(dims=AE_DIMS, random_state=0).fit(X, **AE_FIT)
-    b = StackedAutoencoder(dims=AE_DIMS, random_state=0).fit(Xm, **AE_FIT)
+    a = StackedAutoencoder(dims=AE_DIMS, random_state=0, **AE_FIT).fit(X)
+    b = StackedAutoencoder(dims=AE_DIMS, random_state=0, **AE_FIT).fit(Xm)
     _assert_same_autoencoder(a, b, X, Xm)
 
 
@@ -106,7 +106,7 @@ def test_dec_on_memmap_equals_in_memory(X, tmp_path):
 
 def test_dec_with_a_given_autoencoder_on_memmap(X, tmp_path):
     Xm = _memmap(tmp_path / "x.f32", X)
-    ae = StackedAutoencoder(dims=AE_DIMS, random_state=0).fit(X, **AE_FIT)
+    ae = StackedAutoencoder(dims=AE_DIMS, random_state=0, **AE_FIT).fit(X)
     kw = dict(DEC_KW, scale=None)
     a = DEC(autoencoder=ae, random_state=1, **kw).fit(X)
     b = DEC(autoencoder=ae, random_state=1, **kw).fit(Xm)
@@ -136,8 +136,8 @@ def test_memmap_streams_to_a_device_backend(X, tmp_path):
     xps = pytest.importorskip("array_api_strict")
     strict = Backend("strict", xps, xps.Device("device1"))
     Xm = _memmap(tmp_path / "x.f32", X)
-    a = StackedAutoencoder(dims=AE_DIMS, random_state=0, device=strict).fit(X, **AE_FIT)
-    b = StackedAutoencoder(dims=AE_DIMS, random_state=0, device=strict).fit(Xm, **AE_FIT)
+    a = StackedAutoencoder(dims=AE_DIMS, random_state=0, device=strict, **AE_FIT).fit(X)
+    b = StackedAutoencoder(dims=AE_DIMS, random_state=0, device=strict, **AE_FIT).fit(Xm)
     _assert_same_autoencoder(a, b, X, Xm)
     d = DEC(random_state=0, device=strict, **dict(DEC_KW, max_iter=20)).fit(Xm)
     np.testing.assert_array_equal(d.predict(Xm), d.labels_)
@@ -150,7 +150,7 @@ def test_the_input_file_is_never_modified(X, tmp_path):
     path = tmp_path / "x.f32"
     Xm = _memmap(path, X, mode="r+")  # writable, so a stray write would go through
     before = _digest(path)
-    ae = StackedAutoencoder(dims=AE_DIMS, random_state=0).fit(Xm, **AE_FIT)
+    ae = StackedAutoencoder(dims=AE_DIMS, random_state=0, **AE_FIT).fit(Xm)
     ae.transform(Xm)
     ae.reconstruct(Xm)
     model = DEC(random_state=0, **DEC_KW).fit(Xm)
@@ -175,10 +175,10 @@ def test_nan_in_a_memmap_is_refused_naming_X(X, tmp_path, row, monkeypatch):
     X[row, 3] = np.nan
     Xm = _memmap(tmp_path / "x.f32", X)
     with pytest.raises(ValueError, match="X contains NaN"):
-        StackedAutoencoder(dims=AE_DIMS).fit(Xm, **AE_FIT)
+        StackedAutoencoder(dims=AE_DIMS, **AE_FIT).fit(Xm)
     with pytest.raises(ValueError, match="X contains NaN"):
         DEC(**DEC_KW).fit(Xm)
-    fitted = StackedAutoencoder(dims=AE_DIMS, random_state=0).fit(_blobs(), **AE_FIT)
+    fitted = StackedAutoencoder(dims=AE_DIMS, random_state=0, **AE_FIT).fit(_blobs())
     with pytest.raises(ValueError, match="X contains NaN"):
         fitted.transform(Xm)
 
@@ -212,8 +212,9 @@ def test_peak_memory_stays_well_below_the_file_size(tmp_path):
     peaks = {}
     tracemalloc.start()
     try:
-        ae = StackedAutoencoder(dims=(d, 8, 2), random_state=0)
-        ae.fit(Xm, layerwise_iters=20, finetune_iters=20, batch_size=64, lr=0.01, verbose=False)
+        fit = dict(layerwise_iters=20, finetune_iters=20, batch_size=64, lr=0.01, verbose=False)
+        ae = StackedAutoencoder(dims=(d, 8, 2), random_state=0, **fit)
+        ae.fit(Xm)
         peaks["StackedAutoencoder.fit"] = tracemalloc.get_traced_memory()[1]
         tracemalloc.reset_peak()
         ae.transform(Xm)

@@ -53,8 +53,14 @@ def test_dec_with_numpy_scalars_saves_loads_and_checkpoints(X, tmp_path):
 
 
 def test_autoencoder_with_numpy_dims_saves(X, tmp_path):
-    ae = StackedAutoencoder((np.int64(6), np.int64(2)), dropout=np.float32(0.25))
-    ae.fit(X, layerwise_iters=5, finetune_iters=5, batch_size=np.int64(16), verbose=False)
+    ae = StackedAutoencoder(
+        (np.int64(6), np.int64(2)),
+        dropout=np.float32(0.25),
+        layerwise_iters=5,
+        finetune_iters=5,
+        batch_size=np.int64(16),
+        verbose=False,
+    ).fit(X)
     ae.save(tmp_path / "ae.npz")
     meta = load_arrays(tmp_path / "ae.npz", "StackedAutoencoder")[1]
     assert meta["dims"] == [6, 2] and meta["dropout"] == 0.25

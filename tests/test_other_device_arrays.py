@@ -70,9 +70,9 @@ def test_a_device_model_takes_arrays_of_another_device_library(data):
 def test_an_autoencoder_on_another_device_is_moved_to_decs(data):
     X, _ = data
     fit = dict(layerwise_iters=10, finetune_iters=10, batch_size=32, verbose=False)
-    on_device = StackedAutoencoder((6, 8, 2), device=STRICT, random_state=1).fit(X, **fit)
-    on_host = StackedAutoencoder((6, 8, 2), random_state=1).fit(X, **fit)
-    for a, b in zip(on_device.params_(), on_host.params_()):
+    on_device = StackedAutoencoder((6, 8, 2), device=STRICT, random_state=1, **fit).fit(X)
+    on_host = StackedAutoencoder((6, 8, 2), random_state=1, **fit).fit(X)
+    for a, b in zip(on_device.network().params, on_host.network().params):
         np.testing.assert_array_equal(to_numpy(a), b)  # the same weights, two devices
     model = DEC(autoencoder=on_device, **KW).fit(X)  # device="cpu"
     assert model.backend_ == get_backend("cpu")

@@ -23,7 +23,7 @@ NOT_A_SCHEDULE = {
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_every_preset_is_accepted_by_dec(name):
     model = DEC(n_clusters=10, **preset(name))
-    model._check_params(n_samples=70_000)  # raises on any argument DEC refuses
+    model._check_params(n_samples=70_000, n_features=784)  # raises on any argument DEC refuses
     assert not set(PRESETS[name]) & NOT_A_SCHEDULE
 
 

@@ -79,9 +79,6 @@ AE_EXPECTED_FAILURES = {
         "check_dict_unchanged",
         "check_fit2d_predict1d",
         "check_positive_only_tag_during_fit",
-        "check_fit_idempotent",
-        "check_fit_check_is_fitted",
-        "check_n_features_in",
     )
 } | {
     "check_fit2d_1sample": WIDTH,
@@ -92,14 +89,12 @@ AE_EXPECTED_FAILURES = {
     ],
 }
 
-
-class ShortAutoencoder(StackedAutoencoder):
-    """StackedAutoencoder with a short default schedule: ``fit``'s schedule is not a
-    constructor parameter, and check_estimator calls ``fit(X, y)`` alone."""
-
-    def fit(self, X, y=None, **fit_params):
-        short = dict(layerwise_iters=5, finetune_iters=5, batch_size=8, verbose=False)
-        return super().fit(X, y, **{**short, **fit_params})
+# A short schedule: the checks clone the estimator with its parameters and call
+# ``fit(X, y)`` alone. Adam, as some checks fit unscaled data centred at 100, on
+# which SGD at the paper's lr=0.1 diverges (fit then raises TrainingDivergedError).
+AE_TINY = dict(
+    layerwise_iters=5, finetune_iters=5, batch_size=8, optimizer="adam", lr=0.01, verbose=False
+)
 
 
 def _failed_checks(estimator) -> tuple[set[str], int]:
@@ -118,9 +113,9 @@ def test_dec_passes_check_estimator_but_the_listed_checks():
 
 
 def test_autoencoder_passes_check_estimator_but_the_listed_checks():
-    failed, passed = _failed_checks(ShortAutoencoder(dims=(2, 3)))
+    failed, passed = _failed_checks(StackedAutoencoder(dims=(2, 3), **AE_TINY))
     assert failed == set(AE_EXPECTED_FAILURES)
-    assert passed >= 10
+    assert passed >= 23
 
 
 def test_tags():

@@ -172,8 +172,12 @@ plots.plot_image_rows(
 # pair), so here even the `paper` preset follows the code rather than the text.
 # Then the encoders are stacked, followed by the decoders in reverse order, and the
 # deep autoencoder is *fine-tuned* end to end without dropout.
-# `decnp.StackedAutoencoder.fit` does all of this; `layerwise_iters=0` skips the
-# greedy phase.
+# `decnp.StackedAutoencoder` does all of this: its constructor takes the network and
+# the training schedule (`StackedAutoencoder(dims=..., layerwise_iters=...,
+# finetune_iters=...)`, as scikit-learn's estimators take theirs), and `fit(X)` takes
+# the data only; `layerwise_iters=0` skips the greedy phase. After `fit`, `history_`
+# lists the minibatch loss as records `{"phase", "iteration", "loss"}`, every 100
+# iterations and at the end of each phase ("pair 1", ..., "finetune").
 #
 # The tiny gradients come from the initialisation, not from depth as such. PyTorch's
 # default for a dense layer, $W_{ab}, b_b \sim U(-1/\sqrt{d_{in}}, 1/\sqrt{d_{in}})$
@@ -205,12 +209,15 @@ common = dict(
 )
 
 start = time.perf_counter()
-greedy = decnp.StackedAutoencoder(dims=DIMS, random_state=0)
-greedy.fit(X_train, layerwise_iters=LAYERWISE, finetune_iters=FINETUNE, **common)
-scratch = decnp.StackedAutoencoder(dims=DIMS, random_state=0)
-scratch.fit(X_train, layerwise_iters=0, finetune_iters=total, **common)
-fan_in = decnp.StackedAutoencoder(dims=DIMS, init_std="fan_in", random_state=0)
-fan_in.fit(X_train, layerwise_iters=0, finetune_iters=total, **common)
+greedy = decnp.StackedAutoencoder(
+    dims=DIMS, random_state=0, layerwise_iters=LAYERWISE, finetune_iters=FINETUNE, **common
+).fit(X_train)
+scratch = decnp.StackedAutoencoder(
+    dims=DIMS, random_state=0, layerwise_iters=0, finetune_iters=total, **common
+).fit(X_train)
+fan_in = decnp.StackedAutoencoder(
+    dims=DIMS, init_std="fan_in", random_state=0, layerwise_iters=0, finetune_iters=total, **common
+).fit(X_train)
 print(f"three stacked autoencoders {DIMS} trained in {time.perf_counter() - start:.1f} s")
 
 
@@ -242,10 +249,17 @@ for name, (tr, held, acc) in stack_scores.items():
         f"AE + k-means accuracy {acc:.3f} ({total} iterations)"
     )
 
+
+def finetune_curve(ae):
+    """(iterations, losses) of the end-to-end phase, read from ``ae.history_``."""
+    rows = [(h["iteration"], h["loss"]) for h in ae.history_ if h["phase"] == "finetune"]
+    return np.array(rows).T
+
+
 # Fine-tuning starts after the layer-wise phase: put all three on one iteration axis.
-ft_iter, ft_loss = np.array(greedy.history_["finetune"]).T
-sc_iter, sc_loss = np.array(scratch.history_["finetune"]).T
-fi_iter, fi_loss = np.array(fan_in.history_["finetune"]).T
+ft_iter, ft_loss = finetune_curve(greedy)
+sc_iter, sc_loss = finetune_curve(scratch)
+fi_iter, fi_loss = finetune_curve(fan_in)
 plots.plot_curves(
     {
         "greedy: fine-tuning phase": (ft_iter + n_pairs * LAYERWISE, ft_loss),
@@ -296,7 +310,7 @@ plots.plot_image_rows(
 # Adam from $\mathcal N(0, 0.05^2)$ with 20% input dropout, `fast70k` and
 # `fast70k_da` with SGD from fan-in weights; all four add random image shifts (the
 # `_da` ones rotations too). They skip the greedy phase because, in the tuning runs
-# recorded in `decnp/presets.py` and `docs/experiments.md`, it did not pay for its
+# recorded in `docs/experiments.md` (section 4), it did not pay for its
 # iterations: with a budget of minutes, the steps go further end to end, and the
 # `fast*` presets cluster better than `paper` (the README's Results: 93% for
 # `fast70k` against 80% for `paper` on the 70,000 digits, shifts included; putting

@@ -31,7 +31,7 @@ import numpy as np
 from _common import BATCH, DIMS, FAST, OUT, PRETRAIN, exercise, save_plotted  # shared
 
 import decnp
-from decnp import datasets, metrics, plots
+from decnp import datasets, metrics, plots, steps
 from decnp.backend import Backend, backend_of, get_backend, namespace, to_numpy
 from decnp.network import Network
 from decnp.optim import SGD
@@ -50,7 +50,7 @@ X, y = datasets.load_mnist("test")
 pick = np.random.default_rng(SEED).permutation(len(X))[:N]
 X, y = datasets.scale_to_unit_energy(X[pick]), y[pick]
 start = time.perf_counter()
-ae = decnp.StackedAutoencoder(dims=DIMS, random_state=SEED).fit(X, **PRETRAIN)
+ae = decnp.StackedAutoencoder(dims=DIMS, random_state=SEED, **PRETRAIN).fit(X)
 print(f"{N} digits; autoencoder {DIMS} pretrained in {time.perf_counter() - start:.1f} s")
 
 # %% [markdown]
@@ -62,17 +62,23 @@ print(f"{N} digits; autoencoder {DIMS} pretrained in {time.perf_counter() - star
 
 
 # %%
-def dec_loop(X, autoencoder, seed, max_iter=MAX_ITER):
-    """DEC's clustering phase on X (any array namespace): centres, labels, history."""
+def copy_encoder(autoencoder, X):
+    """f_θ, copied onto X's device: training changes it, the autoencoder stays."""
     xp = namespace(X)
-    rng = np.random.default_rng(seed)  # one generator: k-means, then the batches
-    encoder = Network(  # f_θ, copied onto X's device: training changes it
+    return Network(
         [
             (xp.asarray(w, copy=True, device=X.device), xp.asarray(b, copy=True, device=X.device))
             for w, b in autoencoder.encoder_.weights
         ],
         autoencoder.encoder_.activations,
     )
+
+
+def dec_loop(X, autoencoder, seed, max_iter=MAX_ITER):
+    """DEC's clustering phase on X (any array namespace): centres, labels, history."""
+    xp = namespace(X)
+    rng = np.random.default_rng(seed)  # one generator: k-means, then the batches
+    encoder = copy_encoder(autoencoder, X)
     z = encoder.forward(X)[0]  # z_i = f_θ(x_i) for every point
     mu, _, _ = decnp.kmeans(z, K, n_init=N_INIT, random_state=rng)  # initial μ_j
     opt = SGD(encoder.params + [mu], lr=LR, momentum=MOMENTUM)  # θ and μ together
@@ -186,6 +192,44 @@ save_plotted("05_dec_loop", iteration=iterations, changed=changed_hand, kl=kl_ha
 # the same arithmetic with a few shortcuts, such as updating each layer as soon
 # as its gradient is known; the equality above shows they change no bit.)
 #
+# ## The loop as decnp writes it
+#
+# decnp keeps the two halves of the loop body as functions of
+# [`decnp.steps`](../decnp/steps.py): `update_target` (eqs. 1 and 3 over all the
+# points, the labels and the fraction that changed) and `clustering_step` (eqs.
+# 4–5 into the encoder and the centres, and the SGD update, fused layer by layer).
+# `DEC.fit` runs them in one loop, `decnp.loop.run_loop`, which adds all that is
+# not maths: the progress bar, checkpoints and Ctrl-C. With them, the loop above
+# is a few lines:
+
+
+# %%
+def dec_loop_with_steps(X, autoencoder, seed, max_iter=MAX_ITER):
+    """``dec_loop`` with decnp's own steps: centres and labels."""
+    xp = namespace(X)
+    rng = np.random.default_rng(seed)
+    encoder = copy_encoder(autoencoder, X)
+    mu, _, _ = decnp.kmeans(encoder.forward(X)[0], K, n_init=N_INIT, random_state=rng)
+    opt = SGD(encoder.params + [mu], lr=LR, momentum=MOMENTUM)
+    batches = BatchSampler(X.shape[0], BATCH, backend_of(X).random(rng))
+    previous = None
+    for t in range(max_iter + 1):
+        if t % UPDATE_INTERVAL == 0 or t == max_iter:
+            target = steps.update_target(encoder.forward(X)[0], mu, previous=previous)
+            if t == max_iter or (target.delta is not None and target.delta < TOL):
+                break
+            previous = target.labels
+        idx = batches.next()
+        p, x = xp.take(target.p, idx, axis=0), xp.take(X, idx, axis=0)
+        steps.clustering_step(mu, p, opt, encoder=encoder, x=x)
+    return mu, target.labels
+
+
+mu_steps, labels_steps = dec_loop_with_steps(X, ae, SEED)
+print(f"with decnp.steps, identical centres: {np.array_equal(mu_steps, dec.cluster_centers_)}")
+
+# %% [markdown]
+#
 # ## The same lines on any array library
 #
 # `dec_loop` never names NumPy for its arithmetic: it asks the data for their
@@ -235,6 +279,8 @@ for name, backend in namespaces.items():
 assert same_centres and same_labels, (same_centres, same_labels)
 assert iterations[-1] == dec.n_iter_ and len(history_hand) == len(dec.history_)
 assert np.array_equal(changed_hand[1:], [h["delta"] for h in dec.history_[1:]])
+# 1b. So is the loop of decnp.steps: DEC.fit calls these very functions.
+assert np.array_equal(mu_steps, dec.cluster_centers_) and np.array_equal(labels_steps, dec.labels_)
 # 2. It stopped by its rule: under tol of the labels changed, or max_iter reached.
 assert changed_hand[-1] < TOL or iterations[-1] == MAX_ITER
 # 3. It clustered: from the k-means start, the accuracy did not drop (beyond noise).

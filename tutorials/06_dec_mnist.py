@@ -59,13 +59,15 @@ print(f"mean (1/d)||x||^2 after scaling: {np.mean(np.sum(Xs**2, axis=1)) / Xs.sh
 # on the reconstruction loss averaged over all $n \cdot d$ entries: larger than
 # the paper's 0.1, for a schedule 17 to 170 times shorter than its 50,000 iterations
 # per pair and 100,000 of fine-tuning (tutorial 02 says more). Tutorials 05-08
-# share these settings, `PRETRAIN` of `tutorials/_common.py`:
+# share these settings, `PRETRAIN` of `tutorials/_common.py`, which are
+# `decnp.StackedAutoencoder`'s constructor options: the constructor takes the whole
+# schedule and `fit` the data only, as in scikit-learn.
 
 # %%
-print(f"encoder {DIMS}; StackedAutoencoder.fit options: {PRETRAIN}")
+print(f"encoder {DIMS}; StackedAutoencoder schedule: {PRETRAIN}")
 start = time.perf_counter()
-ae = decnp.StackedAutoencoder(dims=DIMS, dropout=0.2, random_state=SEED)
-ae.fit(Xs, **PRETRAIN)
+ae = decnp.StackedAutoencoder(dims=DIMS, dropout=0.2, random_state=SEED, **PRETRAIN)
+ae.fit(Xs)
 z_ae = ae.transform(Xs)
 print(f"autoencoder {DIMS} in {time.perf_counter() - start:.1f} s; embedding {z_ae.shape}")
 

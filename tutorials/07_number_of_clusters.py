@@ -53,7 +53,7 @@ print(f"{N_TRAIN} training and {N_VAL} validation digits; k in {KS}")
 
 # %%
 start = time.perf_counter()
-ae = decnp.StackedAutoencoder(dims=DIMS, random_state=SEED).fit(X_train, **PRETRAIN)
+ae = decnp.StackedAutoencoder(dims=DIMS, random_state=SEED, **PRETRAIN).fit(X_train)
 print(f"autoencoder in {time.perf_counter() - start:.1f} s")
 
 

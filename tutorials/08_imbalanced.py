@@ -55,7 +55,7 @@ for r_min in R_MINS:
     X_sub, y_sub = datasets.make_imbalanced(X_pool, y_pool, r_min, random_state=SEED)
     X_sub = datasets.scale_to_unit_energy(X_sub)
     _, km_raw, _ = decnp.kmeans(X_sub, 10, n_init=CLUSTER["n_init"], random_state=SEED)
-    ae = decnp.StackedAutoencoder(dims=DIMS, random_state=SEED).fit(X_sub, **PRETRAIN)
+    ae = decnp.StackedAutoencoder(dims=DIMS, random_state=SEED, **PRETRAIN).fit(X_sub)
     dec = decnp.DEC(
         n_clusters=10, autoencoder=ae, scale=None, max_iter=MAX_ITER, random_state=SEED, **CLUSTER
     ).fit(X_sub, y_sub)

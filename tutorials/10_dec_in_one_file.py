@@ -366,8 +366,15 @@ plots.plot_bars(
 # %%
 X64 = unit_energy(X_raw)
 # decnp's autoencoder object, untrained, then holding the one file's pretrained weights
-ae = decnp.StackedAutoencoder(dims=DIMS, dtype="float64", random_state=SEED)
-ae.fit(X64[:BATCH], layerwise_iters=0, finetune_iters=0, verbose=False)
+ae = decnp.StackedAutoencoder(
+    dims=DIMS,
+    dtype="float64",
+    random_state=SEED,
+    layerwise_iters=0,
+    finetune_iters=0,
+    verbose=False,
+)
+ae.fit(X64[:BATCH])  # no training: only the initial weights
 for (w, b), (W, B) in zip(ae.encoder_.weights, pretrained):
     w[...], b[...] = W, B
 enc = [[W.copy(), B.copy()] for W, B in pretrained]  # cluster() trains these in place

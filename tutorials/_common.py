@@ -137,10 +137,11 @@ BATCH = 128 if FAST else 256
 #: The encoder of the MNIST tutorials: the paper's d-500-500-2000-10, smaller in fast mode.
 DIMS = (784, 256, 64, 10) if FAST else (784, 500, 500, 2000, 10)
 
-#: ``StackedAutoencoder.fit`` options of the MNIST tutorials (05-09): greedy
-#: layer-wise pretraining, then end to end, by SGD with momentum 0.9 as in the
-#: paper, at rate 0.784 on the reconstruction loss averaged over all n*d entries
-#: (tutorial 02 says why not the paper's 0.1).
+#: The training schedule of the MNIST tutorials' autoencoders (05-09), as
+#: ``StackedAutoencoder`` constructor options (``StackedAutoencoder(dims=DIMS,
+#: **PRETRAIN).fit(X)``): greedy layer-wise pretraining, then end to end, by SGD
+#: with momentum 0.9 as in the paper, at rate 0.784 on the reconstruction loss
+#: averaged over all n*d entries (tutorial 02 says why not the paper's 0.1).
 PRETRAIN = dict(
     layerwise_iters=300 if FAST else 3_000,
     finetune_iters=1_000 if FAST else 6_000,

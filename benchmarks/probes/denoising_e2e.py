@@ -33,9 +33,17 @@ drop_in = float(sys.argv[2])
 iters = int(sys.argv[3])
 X, y = datasets.load_mnist("test")
 rng = np.random.default_rng(seed)
-ae = StackedAutoencoder(init_std=0.05, random_state=rng.spawn(1)[0])
-ae.fit(X, layerwise_iters=0, finetune_iters=1, optimizer="adam", lr=1e-3, verbose=False)
-net = ae._deep()
+ae = StackedAutoencoder(
+    init_std=0.05,
+    random_state=rng.spawn(1)[0],
+    layerwise_iters=0,
+    finetune_iters=1,
+    optimizer="adam",
+    lr=1e-3,
+    verbose=False,
+)
+ae.fit(X)
+net = ae.network()
 L = len(net.weights)
 drops = [drop_in] + [0.0] * (L - 1)
 opt = Adam(net.params, lr=1e-3)

@@ -20,9 +20,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from decnp import StackedAutoencoder, datasets, kmeans, metrics  # noqa: E402
 
 X, y = datasets.load_mnist("test")
-ae = StackedAutoencoder(init_std="fan_in", random_state=0).fit(
-    X, layerwise_iters=0, finetune_iters=2500, lr=2.0, optimizer="sgd", verbose=False
-)
+ae = StackedAutoencoder(
+    init_std="fan_in",
+    random_state=0,
+    layerwise_iters=0,
+    finetune_iters=2500,
+    lr=2.0,
+    optimizer="sgd",
+    verbose=False,
+).fit(X)
 z = ae.transform(X).astype(np.float64)
 for s in range(5):
     _, labels, inertia = kmeans(z, 10, n_init=20, random_state=s)

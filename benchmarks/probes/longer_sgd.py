@@ -29,21 +29,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import mnist_dir
 
 from decnp import StackedAutoencoder, datasets, kmeans, metrics
-from decnp.autoencoder import _train_reconstruction
 from decnp.backend import get_backend
+from decnp.loop import run_loop
 from decnp.optim import SGD
 from decnp.presets import preset
+from decnp.steps import reconstruction_step
 from decnp.training import BatchSampler, Rows
 
 seed, epochs = int(sys.argv[1]), [int(e) for e in sys.argv[2:]]
 p = preset("fast70k")
 X, y = datasets.load_mnist("all", data_dir=mnist_dir())
 generator = np.random.default_rng(seed).spawn(1)[0]
-sae = StackedAutoencoder(init_std=p["init_std"], dropout=p["dropout"], random_state=generator)
-sae.fit(X, layerwise_iters=0, finetune_iters=0, verbose=False)  # the initial weights only
+sae = StackedAutoencoder(
+    init_std=p["init_std"],
+    dropout=p["dropout"],
+    random_state=generator,
+    layerwise_iters=0,
+    finetune_iters=0,
+    verbose=False,
+)
+sae.fit(X)  # the initial weights only
 b = get_backend("cpu")
 rand = b.random(generator)  # continues the stream exactly where fit would draw batches
-net = sae._deep()
+net = sae.network()
 opt = SGD(net.params, lr=p["pretrain_lr"], momentum=p["momentum"])
 sampler = BatchSampler(X.shape[0], p["batch_size"], rand)
 rows = Rows(X, b, "float32")
@@ -51,7 +59,14 @@ per_epoch, done, log, start = X.shape[0] // p["batch_size"], 0, [], time.perf_co
 for e in epochs:
     # 60 "epochs" means the preset's 16,400 iterations, so the first point is its run.
     target = p["finetune_iters"] + (e - 60) * per_epoch
-    _train_reconstruction(net, rows, target, opt, sampler, 0.0, rand, "ft", False, log, done)
+    run_loop(
+        lambda: reconstruction_step(net, opt, rows.take(sampler.next()), 0.0, rand),
+        done,
+        target,
+        phase="ft",
+        verbose=False,
+        log=log,
+    )
     done = target
     _, labels, _ = kmeans(sae.transform(X), 10, n_init=20, random_state=seed)
     point = {
