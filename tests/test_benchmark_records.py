@@ -214,6 +214,25 @@ def test_readme_speed_quotes_its_records():
         assert f"| {ratio} (" in table, ratio
 
 
+def test_sklearn_digits_record_is_complete_and_quoted():
+    # Every variant ran for every seed of the recorded command; the report's table is
+    # the one ``sklearn_digits.py --summary`` prints from the record, and the README
+    # quotes its means.
+    script = load_benchmark("sklearn_digits")
+    record = json.loads((RESULTS / "sklearn_digits.json").read_text())
+    seeds = [int(s) for s in record["command"].split("--seeds")[1].split()]
+    done = {(r["variant"], r["seed"]) for r in record["runs"]}
+    assert done == {(v, s) for v in script.VARIANTS for s in seeds}
+    assert record["machine"]["processor"] not in ("", "x86_64")
+    table = script.summary(record)
+    assert table in (ROOT / "docs" / "experiments.md").read_text()
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    means = re.findall(r"\| (\d+\.\d) % ±", table)
+    assert len(means) == len(script.VARIANTS)
+    for mean in means:
+        assert f"{mean} %" in readme, mean
+
+
 def test_tuning_records_give_each_name_one_configuration():
     for name in ("tuning.jsonl", "tuning70k.jsonl"):
         configs: dict[str, set[str]] = {}
