@@ -83,7 +83,9 @@ class DECRun:
             return None
         return self.saved[0]["cluster_centers"]
 
-    def save(self, model: Any, stage: str, arrays: dict | None = None, meta: dict | None = None):
+    def save(
+        self, model: Any, stage: str, arrays: dict | None = None, meta: dict | None = None
+    ) -> None:
         """Checkpoint ``model``'s run at ``stage`` ("pretrained", or "cluster" during
         the clustering phase) with the stage's own ``arrays`` and ``meta``."""
         own = {}
