@@ -103,7 +103,9 @@ class ClusteringPhase:
         if new.delta is not None:
             entry["delta"] = new.delta
         if y is not None:
-            entry |= {s: getattr(metrics, f)(y, new.labels) for s, f in _SCORES.items()}
+            entry["acc"] = metrics.cluster_accuracy(y, new.labels)
+            entry["nmi"] = metrics.nmi(y, new.labels)
+            entry["ari"] = metrics.ari(y, new.labels)
         self.history.append(entry)
         stop = t == m.max_iter or entry.get("delta", 1.0) < m.tol
         if not stop:
@@ -148,7 +150,3 @@ class ClusteringPhase:
         previous = arrays["previous_labels"]
         self.previous = previous if previous.size else None
         self.history = meta["history"]
-
-
-#: The scores logged when DEC.fit is given labels: history key -> decnp.metrics function.
-_SCORES = {"acc": "cluster_accuracy", "nmi": "nmi", "ari": "ari"}

@@ -86,7 +86,8 @@ def run_loop(
         while True:
             if until is not None:
                 stop, info = until(t)
-                progress.update(t - progress.done, **info)
+                if info:  # only the iterations that did something to show
+                    progress.update(t - progress.done, **info)
                 if stop:
                     break
             if t >= iters:

@@ -184,6 +184,10 @@ def clustering_step(
     backprop : bool
         Update the encoder too (needs ``encoder`` and ``x``).
     """
+    if (x is None) == (z is None) or (x is not None and encoder is None):
+        raise ValueError("clustering_step needs either encoder and x, or z (without backprop)")
+    if backprop and x is None:
+        raise ValueError("backprop=True needs encoder and x: z alone cannot train the encoder")
     if x is not None:
         z, cache = encoder.forward(x)
     dz, dmu = kl_gradients(z, mu, p, alpha, check=False)

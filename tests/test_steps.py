@@ -167,3 +167,20 @@ def test_a_loop_of_the_steps_is_dec_fit_bit_for_bit():
     np.testing.assert_array_equal(target.labels, fitted.labels_)
     for a, b in zip(encoder.params, fitted.encoder_.params):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({}, "either encoder and x, or z"),
+        ({"x": "both", "z": "both"}, "either encoder and x, or z"),
+        ({"x": "x only"}, "either encoder and x, or z"),
+        ({"z": "z", "backprop": True}, "backprop=True needs encoder and x"),
+    ],
+)
+def test_clustering_step_refuses_inputs_it_cannot_use(kwargs, message):
+    z, mu = np.ones((4, 2)), np.zeros((3, 2))
+    p = np.full((4, 3), 1 / 3)
+    kwargs = {k: (z if isinstance(v, str) else v) for k, v in kwargs.items()}
+    with pytest.raises(ValueError, match=message):
+        clustering_step(mu, p, SGD([mu], lr=0.1), **kwargs)
