@@ -15,55 +15,28 @@
 
 from __future__ import annotations
 
-import numbers
 import os
 import time
 from typing import Any
 
 import numpy as np
 
-from .augment import Augmentation, image_shape_of
+from .augment import Augmentation
 from .autoencoder import StackedAutoencoder
 from .backend import get_backend, host_dtype, to_numpy
 from .clustering import ClusteringPhase
 from .datasets import unit_energy_scale
 from .dec_checkpoint import DECRun
+from .dec_file import load_model, save_model
+from .dec_params import check_fit_inputs, new_autoencoder
 from .estimator import NotFittedError, ParamsMixin, all_or_nothing
 from .kmeans import kmeans
 from .network import Network
 from .objective import soft_assignment
-from .persistence import load_arrays, save_arrays
 from .progress import Progress
 from .training import Rows, TrainingDivergedError, map_blocks
-from .validation import check_array, check_choice, check_scalar
+from .validation import check_array
 
-#: StackedAutoencoder's parameters that DEC sets from its own: autoencoder's name -> DEC's.
-_PRETRAINING = {
-    "dropout": "dropout",
-    "init_std": "init_std",
-    "layerwise_iters": "pretrain_iters",
-    "finetune_iters": "finetune_iters",
-    "batch_size": "batch_size",
-    "lr": "pretrain_lr",
-    "lr_step": "pretrain_lr_step",
-    "optimizer": "pretrain_optimizer",
-    "finetune_lr": "finetune_lr",
-    "finetune_dropout": "finetune_dropout",
-    "shift": "pretrain_shift",
-}
-#: Scalar parameters of DEC's own and their ranges (decnp.validation.check_scalar).
-_RANGES = {
-    "n_clusters": dict(integer=True, low=2),
-    "alpha": dict(low=0.0, low_inclusive=False),
-    "batch_size": dict(integer=True, low=1),
-    "lr": dict(low=0.0, low_inclusive=False),
-    "momentum": dict(low=0.0, high=1.0, high_inclusive=False),
-    "update_interval": dict(integer=True, low=1),
-    "tol": dict(low=0.0, high=1.0),
-    "balance": dict(low=0.0),
-    "max_iter": dict(integer=True, low=0),
-    "n_init": dict(integer=True, low=1),
-}
 # What inference reads (load sets these) and what fit sets besides.
 _INFERENCE = ("n_features_in_", "scale_", "backend_", "encoder_", "cluster_centers_", "_mu")
 _FITTED = (*_INFERENCE, "seconds_", "autoencoder_", "history_", "n_iter_", "labels_")
@@ -258,58 +231,6 @@ finetune_lr, finetune_dropout, dropout, init_std
         self.checkpoint = checkpoint
         self.checkpoint_every = checkpoint_every
 
-    def _check_params(self, n_samples: int, n_features: int) -> None:
-        """Refuse a parameter out of range or of the wrong type, naming it."""
-        for name, limits in _RANGES.items():
-            check_scalar(getattr(self, name), name, **limits)
-        if self.n_clusters > n_samples:
-            raise ValueError(
-                f"n_clusters must be <= n_samples ({n_samples}), got {self.n_clusters}"
-            )
-        if isinstance(self.scale, numbers.Real) and not isinstance(self.scale, bool):
-            check_scalar(self.scale, "scale", low=0.0, low_inclusive=False)
-        elif not (
-            self.scale is None or (isinstance(self.scale, str) and self.scale == "unit_energy")
-        ):
-            raise ValueError(
-                f"scale must be 'unit_energy', None or a number > 0, got {self.scale!r}"
-            )
-        if self.autoencoder is None:
-            self._check_pretrain_params(n_features)
-        check_choice(self.backprop, "backprop", (True, False))
-        if self.augment is not None and not isinstance(self.augment, (dict, Augmentation)):
-            raise TypeError(
-                f"augment must be None, a dict or an Augmentation, got {type(self.augment).__name__}"
-            )
-        if self.augment is not None and self.pretrain_shift != 0:
-            raise ValueError(
-                "augment and pretrain_shift both shift images: give the shift in augment "
-                "and leave pretrain_shift at 0"
-            )
-        if self.autoencoder is not None:
-            if not isinstance(self.autoencoder, StackedAutoencoder):
-                raise TypeError(
-                    "autoencoder must be a fitted StackedAutoencoder or None, got "
-                    f"{type(self.autoencoder).__name__}"
-                )
-            self.autoencoder._check_fitted()
-
-    def _check_pretrain_params(self, n_features: int) -> None:
-        """The parameters of pretraining, checked when DEC pretrains its own autoencoder:
-        the autoencoder's own checks, with DEC's names for them."""
-        dims = self.hidden_dims
-        if not isinstance(dims, (tuple, list)) or len(dims) < 1:
-            raise ValueError(f"hidden_dims must be a non-empty sequence, got {dims!r}")
-        for d in dims:
-            check_scalar(d, "hidden_dims entries", integer=True, low=1)
-        ae = self._new_autoencoder(n_features, None, None)
-        try:
-            ae._check_params()
-            ae.schedule()
-        except (TypeError, ValueError) as exc:
-            name, space, rest = str(exc).partition(" ")
-            raise type(exc)(f"{_PRETRAINING.get(name, name)}{space}{rest}") from None
-
     # -- fitting ------------------------------------------------------------
 
     def fit(self, X: Any, y: Any = None, resume: bool = False) -> DEC:
@@ -345,7 +266,7 @@ finetune_lr, finetune_dropout, dropout, init_std
         every fitted attribute it had before the call, or stays unfitted: it
         is never part old and part new.
         """
-        X, y, augment = self._validate(X, y)
+        X, y, augment = check_fit_inputs(self, X, y)
         with all_or_nothing(self, _FITTED):
             self.n_features_in_, self.scale_, self.seconds_ = X.shape[1], self._scale(X), {}
             run = DECRun(self, X, resume)
@@ -361,32 +282,6 @@ finetune_lr, finetune_dropout, dropout, init_std
             self._mu = mu
             self.labels_ = self._predict_device(rows)
         return self
-
-    def _validate(self, X: Any, y: Any) -> tuple[Any, Any, Augmentation | None]:
-        """Check the data and the parameters before any work; resolve ``augment``."""
-        X = check_array(X, "X")
-        if y is not None:
-            # Only metrics read y, on the host.
-            y = to_numpy(check_array(y, "y", ndim=1))
-            if y.shape[0] != X.shape[0]:
-                raise ValueError(
-                    f"y must have one label per row of X ({X.shape[0]}), got {y.shape[0]}"
-                )
-        self._check_params(*X.shape)
-        if self.autoencoder is None and self.pretrain_shift > 0:
-            try:
-                image_shape_of(X.shape[1])
-            except ValueError:
-                raise ValueError(
-                    f"pretrain_shift={self.pretrain_shift} needs square images, but X has "
-                    f"{X.shape[1]} features; use pretrain_shift=0 for data that are not images"
-                ) from None
-        augment = Augmentation.from_param(self.augment, X.shape[1])
-        get_backend(self.device)  # an unknown device fails before any work
-        ae = self.autoencoder
-        if ae is not None and ae.dims[0] != X.shape[1]:
-            raise ValueError(f"autoencoder expects {ae.dims[0]} features but X has {X.shape[1]}")
-        return X, y, augment
 
     def _scale(self, X: Any) -> float:
         """``scale_``, the factor applied to the data (learnt from X for "unit_energy")."""
@@ -406,34 +301,13 @@ finetune_lr, finetune_dropout, dropout, init_std
             ae = run.saved_autoencoder(self.device)
         if ae is None:
             start = time.perf_counter()
-            ae = self._new_autoencoder(X.shape[1], augment, run)
+            ae = new_autoencoder(self, X.shape[1], augment, run)
             rows = Rows(X, get_backend(self.device), ae.dtype, self.scale_)
             ae._fit(rows, resume, owner=run.settings)
             self.seconds_["pretrain"] = time.perf_counter() - start
         self.autoencoder_ = run.ae = ae
         self.backend_ = ae.backend_
         return ae
-
-    def _new_autoencoder(
-        self, n_features: int, augment: Augmentation | None, run: DECRun | None
-    ) -> StackedAutoencoder:
-        """The autoencoder this DEC pretrains: its ``pretrain_*`` parameters under the
-        autoencoder's names, with ``augment``'s deformations and ``run``'s stream
-        and checkpoint."""
-        ckpt = None if run is None else run.ckpt
-        params = {name: getattr(self, ours) for name, ours in _PRETRAINING.items()}
-        if augment is not None:  # DEC-DA: pretraining sees the same deformations
-            a = augment
-            params |= {"shift": a.shift, "rotation": a.rotation, "image_shape": a.image_shape}
-        return StackedAutoencoder(
-            dims=(n_features,) + tuple(self.hidden_dims),
-            device=self.device,
-            random_state=None if run is None else run.ae_rng,
-            verbose=self.verbose,
-            checkpoint=None if ckpt is None else ckpt.path,
-            checkpoint_every=0 if ckpt is None else ckpt.every,
-            **params,
-        )
 
     def _embed_data(self, X: Any, ae: StackedAutoencoder) -> tuple[Rows, Any]:
         """Copy the autoencoder's encoder into ``encoder_`` and embed every row of X."""
@@ -551,53 +425,13 @@ finetune_lr, finetune_dropout, dropout, init_std
 
     # -- files --------------------------------------------------------------
 
-    _META = ("n_clusters", "hidden_dims", "alpha", "scale_", "n_features_in_")
-
     def save(self, path: str | os.PathLike) -> None:
-        """Write encoder weights, centres and hyperparameters to ``.npz`` (no pickle)."""
+        """Write encoder weights, centres and hyperparameters to ``.npz`` (no pickle,
+        :mod:`decnp.dec_file`)."""
         self._check_fitted()
-        arrays = {"cluster_centers": self.cluster_centers_, **self.encoder_.arrays("encoder_")}
-        meta = {name: getattr(self, name) for name in self._META}
-        meta["hidden_dims"] = list(self.encoder_.dims[1:])  # the encoder used, as given or built
-        meta["activations"] = list(self.encoder_.activations)
-        save_arrays(path, "DEC", arrays, meta)
+        save_model(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "cpu") -> DEC:
         """Read a model written by :meth:`save`; it predicts exactly as the saved one."""
-        get_backend(device)  # a bad device is the caller's error, not the file's
-        _, meta = load_arrays(path, "DEC")
-        try:
-            dims = [int(meta["n_features_in_"])] + [int(d) for d in meta["hidden_dims"]]
-            model = cls(
-                n_clusters=int(meta["n_clusters"]),
-                hidden_dims=tuple(dims[1:]),
-                alpha=float(meta["alpha"]),
-                device=device,
-            )
-            activations = [str(a) for a in meta["activations"]]
-            scale = check_scalar(float(meta["scale_"]), "scale_", low=0.0, low_inclusive=False)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{str(path)!r}: model file has bad hyperparameters ({exc})") from None
-        L = len(dims) - 1
-        expected = {"cluster_centers"} | {f"encoder_{k}{i}" for i in range(L) for k in "Wb"}
-        arrays, _ = load_arrays(path, "DEC", expected)
-        centres = arrays["cluster_centers"]
-        if centres.shape != (model.n_clusters, dims[-1]):
-            raise ValueError(
-                f"{str(path)!r}: array cluster_centers has shape {centres.shape}, "
-                f"expected {(model.n_clusters, dims[-1])}"
-            )
-        dtypes = {str(a.dtype) for a in arrays.values()}
-        if len(dtypes) != 1 or not dtypes <= {"float32", "float64"}:
-            raise ValueError(
-                f"{str(path)!r}: the arrays must all be float32 or all float64, got {sorted(dtypes)}"
-            )
-        dtype = dtypes.pop()  # the model's own precision, so it predicts exactly as saved
-        b = model.backend_ = get_backend(device)
-        model.encoder_ = Network.from_arrays(arrays, "encoder_", dims, activations, b, dtype, path)
-        model.cluster_centers_ = arrays["cluster_centers"]
-        model._mu = b.asarray(model.cluster_centers_, dtype)
-        model.scale_ = scale
-        model.n_features_in_ = dims[0]
-        return model
+        return load_model(cls, path, device)

@@ -5,6 +5,7 @@ import inspect
 import pytest
 
 from decnp import DEC
+from decnp.dec_params import check_params
 from decnp.presets import PRESETS, preset
 
 # What a schedule leaves to the caller: DEC(n_clusters=k, random_state=s, **preset(name))
@@ -23,7 +24,7 @@ NOT_A_SCHEDULE = {
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_every_preset_is_accepted_by_dec(name):
     model = DEC(n_clusters=10, **preset(name))
-    model._check_params(n_samples=70_000, n_features=784)  # raises on any argument DEC refuses
+    check_params(model, n_samples=70_000, n_features=784)  # raises on any argument DEC refuses
     assert not set(PRESETS[name]) & NOT_A_SCHEDULE
 
 

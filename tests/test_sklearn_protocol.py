@@ -107,13 +107,15 @@ def _failed_checks(estimator) -> tuple[set[str], int]:
 
 
 def test_dec_passes_check_estimator_but_the_listed_checks():
-    failed, passed = _failed_checks(DEC(**TINY))
+    # A fixed seed: from some starts so small a network's ReLUs all die on a check's
+    # data and fit refuses the collapsed embedding, which made the test flaky.
+    failed, passed = _failed_checks(DEC(random_state=0, **TINY))
     assert failed == set(DEC_EXPECTED_FAILURES)
     assert passed >= 30
 
 
 def test_autoencoder_passes_check_estimator_but_the_listed_checks():
-    failed, passed = _failed_checks(StackedAutoencoder(dims=(2, 3), **AE_TINY))
+    failed, passed = _failed_checks(StackedAutoencoder(dims=(2, 3), random_state=0, **AE_TINY))
     assert failed == set(AE_EXPECTED_FAILURES)
     assert passed >= 23
 
