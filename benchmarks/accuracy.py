@@ -18,7 +18,9 @@ record says how many BLAS threads it ran on.
 
 ``--summary`` is the one command behind the README's Results section: it prints
 the table between the README's ``results:table`` markers (markdown, recomputed
-from the record) and the per-method table, and draws ``figures/accuracy_spread.png``
+from the record), the report's table of time against steadiness on the test digits
+(between ``tradeoff:table`` markers in docs/experiments.md) and the per-method
+table, and draws ``figures/accuracy_spread.png``
 (every seed's final accuracy per preset beside the published DEC-keras trials and
 DEC-DA's published mean) and ``figures/accuracy_table2.png`` (the paper's Table 2
 beside the mean of each preset), each with the numbers it plots in a JSON file
@@ -352,6 +354,50 @@ def readme_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def tradeoff_table(results: list[dict]) -> str:
+    """Markdown table of time against steadiness on the 10,000 test digits.
+
+    Parameters
+    ----------
+    results : list of dict
+        Records of ``accuracy.json``.
+
+    Returns
+    -------
+    str
+        One row per schedule with at least ``MIN_SEEDS`` seeds on the test digits,
+        shortest first: its pretraining iterations, the most clustering iterations it
+        allows, β (``balance``), the accuracy of its own method over the seeds (mean ±
+        sd, worst, best), and its minutes per seed with pretraining: their range over
+        the seeds that ran alone, and their median over all seeds (alone or not) with
+        the runs' BLAS threads.
+    """
+    lines = [
+        "| schedule | pretraining it. | clustering it. at most | β | seeds "
+        "| accuracy % | worst seed | best seed | minutes alone | minutes, median of all |",
+        "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    groups = [runs for (n, _), runs in shown_groups(results).items() if n == 10_000]
+
+    def length(runs: list[dict]) -> tuple[int, int]:
+        s = runs[0]["schedule"]
+        return s["pretrain_iters"] + s["finetune_iters"], s["max_iter"]
+
+    for runs in sorted(groups, key=length):
+        final, (pretraining, most) = _final(runs), length(runs)
+        accs = _accs(runs, final)
+        minutes = [r["methods"][final]["seconds"] / 60 for r in runs]
+        threads = "/".join(str(t) for t in sorted({_machine(r)[1] for r in runs}))
+        lines.append(
+            f"| `{runs[0]['preset']}` | {pretraining:,} | {most:,} "
+            f"| {runs[0]['schedule'].get('balance', 1.0):g} | {_seeds(runs)} "
+            f"| {statistics.mean(accs):.2f} ± {statistics.stdev(accs):.2f} "
+            f"| {min(accs) / 100:.3f} | {max(accs) / 100:.3f} | {_minutes(runs, final)} "
+            f"| {statistics.median(minutes):.1f} ({threads} BLAS thr.) |"
+        )
+    return "\n".join(lines)
+
+
 def _machines(runs: list[dict]) -> str:
     """Each machine of ``runs`` with its seeds, when they ran on more than one."""
     by: dict[str, list[int]] = {}
@@ -568,6 +614,7 @@ def main(argv: list[str] | None = None) -> int:
     results = _read_runs(args.out)
     if args.summary:
         print(readme_table(results), end="\n\n")
+        print(tradeoff_table(results), end="\n\n")
         print(summary(results))
         reasons = (
             incomplete(results, args.out) if args.figures.resolve() == FIGURES.resolve() else []

@@ -41,6 +41,7 @@ def _run(preset: str, seed: int, acc: float, n: int = 70_000, command: str = "")
         "preset": preset,
         "seed": seed,
         "n_samples": n,
+        "schedule": {"pretrain_iters": 0, "finetune_iters": 1_000, "max_iter": 1_000},
         "methods": {
             m: dict(scores) for m in ("k-means", "AE + k-means", "DEC w/o backprop", "DEC")
         },
@@ -58,6 +59,16 @@ def test_readme_results_table_is_recomputed_from_the_record(accuracy, runs):
     assert block, "README has no results:table markers"
     assert block.group(1) == accuracy.readme_table(runs), (
         "README's Results table differs from the record: run python benchmarks/accuracy.py --summary"
+    )
+
+
+def test_report_tradeoff_table_is_recomputed_from_the_record(accuracy, runs):
+    report = (ROOT / "docs" / "experiments.md").read_text()
+    block = re.search(r"<!-- tradeoff:table -->\n(.*?)\n<!-- /tradeoff:table -->", report, re.S)
+    assert block, "docs/experiments.md has no tradeoff:table markers"
+    assert block.group(1) == accuracy.tradeoff_table(runs), (
+        "the report's trade-off table differs from the record: run "
+        "python benchmarks/accuracy.py --summary"
     )
 
 
@@ -98,6 +109,23 @@ def test_summary_table_counts_only_complete_groups_and_its_worst_seed(accuracy):
     assert cells[8] == "0.720" and cells[9] == "1.0–5.0"
     assert "`beta`" not in table  # one seed is not a result to show
     assert "Some Model, 2" in table and "†" not in table
+
+
+def test_tradeoff_table_orders_schedules_by_length_and_gives_the_worst_seed(accuracy):
+    def run(preset, seed, acc, finetune, most):
+        r = _run(preset, seed, acc, n=10_000)
+        r["schedule"].update(finetune_iters=finetune, max_iter=most)
+        return r
+
+    runs = [run("long", s, 0.95 + 0.005 * s, 4_000, 5_000) for s in range(5)]
+    runs += [run("short", s, 0.80 + 0.01 * s, 2_000, 3_000) for s in range(5)]
+    runs += [run("once", 0, 0.99, 1_000, 1_000)]  # one seed: no row
+    rows = [line for line in accuracy.tradeoff_table(runs).splitlines() if line.startswith("| `")]
+    assert [row.split("`")[1] for row in rows] == ["short", "long"]
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert cells[1:5] == ["2,000", "3,000", "1", "0–4"]
+    assert cells[5:8] == ["82.00 ± 1.58", "0.800", "0.840"]
+    assert cells[8] == "1.0–5.0" and cells[9] == "3.0 (2 BLAS thr.)"
 
 
 def test_a_machine_from_the_report_is_marked(accuracy):
