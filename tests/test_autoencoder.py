@@ -21,6 +21,11 @@ DIMS = (10, 8, 3)
 FIT = dict(layerwise_iters=100, finetune_iters=200, batch_size=32, lr=0.05, verbose=False)
 
 
+def _ae(**params):
+    """A small autoencoder on DIMS, seeded and quiet, with ``params`` besides."""
+    return StackedAutoencoder(dims=DIMS, random_state=0, verbose=False, **params)
+
+
 def _blobs(n_per=50, k=4, d=10, sep=8.0, seed=0):
     """``k`` well-separated Gaussian blobs, scaled to unit energy (float32)."""
     rng = np.random.default_rng(seed)
@@ -75,9 +80,7 @@ def _layerwise(model):
 
 
 def test_fit_returns_self(X):
-    ae = StackedAutoencoder(
-        dims=DIMS, random_state=0, layerwise_iters=2, finetune_iters=2, verbose=False
-    )
+    ae = _ae(layerwise_iters=2, finetune_iters=2)
     assert ae.fit(X) is ae
     assert ae.n_features_in_ == 10
 
@@ -125,14 +128,7 @@ def test_transform_shape_and_dtype(fitted, X):
             blocks[start : start + 7], fitted.transform(X[start : start + 7])
         )
     np.testing.assert_allclose(blocks, z, rtol=1e-5, atol=1e-6)
-    ae64 = StackedAutoencoder(
-        dims=DIMS,
-        dtype="float64",
-        random_state=0,
-        layerwise_iters=1,
-        finetune_iters=1,
-        verbose=False,
-    ).fit(X)
+    ae64 = _ae(dtype="float64", layerwise_iters=1, finetune_iters=1).fit(X)
     assert ae64.transform(X).dtype == np.float64
 
 
@@ -161,35 +157,19 @@ def test_training_lowers_the_reconstruction_loss(fitted, X):
     assert len(logs) == 3
     for log in logs:
         assert log[-1][1] < 0.7 * log[0][1]
-    untrained = StackedAutoencoder(
-        dims=DIMS, random_state=0, layerwise_iters=0, finetune_iters=0, verbose=False
-    ).fit(X)
+    untrained = _ae(layerwise_iters=0, finetune_iters=0).fit(X)
     assert _mse(fitted, X) < 0.5 * _mse(untrained, X)
 
 
 def test_layerwise_iters_zero_skips_pretraining(X):
-    ae = StackedAutoencoder(
-        dims=DIMS,
-        random_state=0,
-        layerwise_iters=0,
-        finetune_iters=20,
-        batch_size=32,
-        verbose=False,
-    ).fit(X)
+    ae = _ae(layerwise_iters=0, finetune_iters=20, batch_size=32).fit(X)
     assert _layerwise(ae) == []
     assert len(_log(ae, "finetune")) > 0
     assert set(ae.seconds_) == {"finetune"}
 
 
 def test_finetune_iters_zero_skips_finetuning(X):
-    ae = StackedAutoencoder(
-        dims=DIMS,
-        random_state=0,
-        layerwise_iters=20,
-        finetune_iters=0,
-        batch_size=32,
-        verbose=False,
-    ).fit(X)
+    ae = _ae(layerwise_iters=20, finetune_iters=0, batch_size=32).fit(X)
     assert _log(ae, "finetune") == []
     assert len(_layerwise(ae)) == 2
     assert set(ae.seconds_) == {"pair1", "pair2"}
@@ -431,15 +411,7 @@ def test_bad_hyperparameters_are_refused(X, kwargs, exc, message):
     [((5, 0), "pretrain pair 1/2"), ((0, 5), "fine-tune")],
 )
 def test_divergence_raises_naming_the_phase(X, iters, phase):
-    ae = StackedAutoencoder(
-        dims=DIMS,
-        random_state=0,
-        layerwise_iters=iters[0],
-        finetune_iters=iters[1],
-        batch_size=32,
-        lr=1e6,
-        verbose=False,
-    )
+    ae = _ae(layerwise_iters=iters[0], finetune_iters=iters[1], batch_size=32, lr=1e6)
     with np.errstate(all="ignore"), pytest.raises(TrainingDivergedError) as info:
         ae.fit(X * 100.0)
     assert phase in str(info.value)
